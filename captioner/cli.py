@@ -1,0 +1,315 @@
+"""Command line: ``python -m captioner doctor | describe | ask | make-tiny | bench``.
+
+    python -m captioner doctor --simulate-gpu "Tesla T4:15:7.5"
+    python -m captioner describe clip.mp4 --preset timeline --json
+    python -m captioner ask "한국의 가을을 한 문장으로 묘사해 줘"
+    python -m captioner make-tiny ./tiny          # tiny random checkpoints for offline runs
+
+Exit codes: 0 success, 2 bad input (a short Korean/English message, no traceback),
+1 internal error, 130 interrupted (Ctrl-C stops generation and still prints the record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+
+from captioner import __version__
+from captioner.errors import CaptionerError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m captioner",
+        description="Qwen3 한국어 비디오 캡셔너 / Korean video captioner",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--debug", action="store_true", help="log details and tracebacks to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    doctor = sub.add_parser(
+        "doctor", help="hardware, chosen profile, model, precision, memory plan"
+    )
+    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument(
+        "--simulate-gpu",
+        metavar="NAME:MEMORY_GB:CAPABILITY[:COUNT]",
+        help='pretend this GPU is present, e.g. "Tesla T4:15:7.5"',
+    )
+    doctor.add_argument("--profile", help="force a profile (also: CAPTIONER_PROFILE)")
+
+    describe = sub.add_parser("describe", help="describe a video in Korean, streaming")
+    describe.add_argument("video")
+    _generation_args(describe)
+    describe.add_argument(
+        "--fps", type=float, default=2.0, help="frames sampled per second (default 2)"
+    )
+    describe.add_argument(
+        "--max-frames", type=int, help="frame cap (default: the profile's budget)"
+    )
+    describe.add_argument(
+        "--max-pixels", type=int, help="pixels per frame (default: the profile's)"
+    )
+
+    ask = sub.add_parser("ask", help="a text prompt to a Qwen3 text model (no video)")
+    ask.add_argument("prompt")
+    _generation_args(ask, presets=False)
+
+    tiny = sub.add_parser("make-tiny", help="write tiny random Qwen3-VL + Qwen3 checkpoints")
+    tiny.add_argument("folder")
+
+    bench = sub.add_parser("bench", help="measure our pipeline against raw library calls")
+    bench.add_argument("--model", required=True, help="Qwen3-VL checkpoint (id or folder)")
+    bench.add_argument("--video", help="clip (default: the Big Buck Bunny sample in assets/)")
+    bench.add_argument("--max-new-tokens", type=int, default=64)
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def _generation_args(parser: argparse.ArgumentParser, presets: bool = True) -> None:
+    parser.add_argument(
+        "--model", help="catalog id, Hub id or local folder (default: the profile's)"
+    )
+    parser.add_argument(
+        "--profile", help="force a profile (default: detected; also CAPTIONER_PROFILE)"
+    )
+    parser.add_argument("--precision", choices=("bf16", "fp16", "fp32", "nf4"))
+    parser.add_argument("--adapter", help="LoRA adapter folder or Hub id")
+    parser.add_argument("--revision", help="model revision (branch, tag or commit)")
+    if presets:
+        from captioner.prompts import PRESETS
+
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--preset", choices=[p.key for p in PRESETS], help="prompt preset")
+        group.add_argument("--prompt", help="free-text prompt (Korean by default)")
+    parser.add_argument("--system", help="system prompt (default: the Korean one)")
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--repetition-penalty", type=float)
+    parser.add_argument("--presence-penalty", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--think", action="store_true", help="thinking on (hybrid Qwen3 models)")
+    parser.add_argument("--json", action="store_true", help="end with one JSON record on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, stream=sys.stderr)
+    if not args.debug:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        return {
+            "doctor": _doctor,
+            "describe": _describe,
+            "ask": _describe,
+            "make-tiny": _make_tiny,
+            "bench": _bench,
+        }[args.command](args)
+    except CaptionerError as exc:
+        _error(exc)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001
+        if args.debug:
+            raise
+        print(f"내부 오류 / internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _error(exc: CaptionerError) -> None:
+    print(f"오류: {exc.ko}\nerror: {exc.en}", file=sys.stderr)
+
+
+# --- doctor ----------------------------------------------------------------------------------
+def _doctor(args) -> int:
+    from captioner import engine, hardware
+
+    hw = hardware.simulate(args.simulate_gpu) if args.simulate_gpu else hardware.detect()
+    video_setup = engine.setup(engine.DescribeRequest(video="<any>", profile=args.profile), hw)
+    text_setup = engine.setup(engine.DescribeRequest(profile=args.profile), hw)
+    report = {
+        "hardware": hw.describe(),
+        "simulated": hw.simulated,
+        "profile": video_setup.choice.profile.name,
+        "reason": video_setup.reason,
+        "reason_ko": video_setup.reason_ko,
+        "video": _setup_summary(video_setup),
+        "text": _setup_summary(text_setup),
+    }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(f"하드웨어 / hardware : {report['hardware']}{' (simulated)' if hw.simulated else ''}")
+    print(f"프로필 / profile    : {report['profile']}")
+    print(f"이유 / reason       : {report['reason_ko']}\n                      {report['reason']}")
+    for label, item in (("영상 / video", report["video"]), ("텍스트 / text", report["text"])):
+        print(
+            f"{label:<17}: {item['model']} · {item['precision']} (compute {item['compute_dtype']})"
+        )
+        if item["plan"]:
+            print(f"{'':<17}  {item['plan']}")
+        if label.startswith("영상"):
+            print(f"{'':<17}  frames ≤ {item['max_frames']}, {item['max_pixels']} px/frame")
+    return EXIT_OK
+
+
+def _setup_summary(setup) -> dict:
+    return {
+        "model": setup.model,
+        "precision": setup.precision,
+        "compute_dtype": setup.compute_dtype,
+        "device": setup.device,
+        "max_frames": setup.max_frames,
+        "max_pixels": setup.max_pixels,
+        "plan": setup.plan.reason if setup.plan else None,
+        "weight_gb": round(setup.plan.weight_bytes / 2**30, 2) if setup.plan else None,
+    }
+
+
+# --- describe / ask -----------------------------------------------------------------------------
+def _request(args):
+    from captioner.engine import DescribeRequest
+    from captioner.generation import Options
+
+    options = Options(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        presence_penalty=args.presence_penalty,
+        seed=args.seed,
+        think=args.think,
+    )
+    video_args = {}
+    if args.command == "describe":
+        video_args = dict(
+            video=args.video, fps=args.fps, max_frames=args.max_frames, max_pixels=args.max_pixels
+        )
+    return DescribeRequest(
+        prompt=args.prompt,
+        preset=getattr(args, "preset", None),
+        system=args.system,
+        model=args.model,
+        profile=args.profile,
+        precision=args.precision,
+        adapter=args.adapter,
+        revision=args.revision,
+        options=options,
+        **video_args,
+    )
+
+
+def _describe(args) -> int:
+    from captioner import engine
+
+    stop = threading.Event()
+    say = (
+        (lambda message: None)
+        if args.quiet
+        else (lambda message: print(f"· {message}", file=sys.stderr))
+    )
+    record: dict = {}
+    interrupted = False
+    events = engine.describe(
+        _request(args), progress=lambda fraction, message: say(message), stop=stop
+    )
+    while True:
+        try:
+            event = next(events)
+        except StopIteration:
+            break
+        except KeyboardInterrupt:
+            stop.set()  # generation ends after this step; keep reading to get the record
+            interrupted = True
+            continue
+        code = _show(event, args, record, say)
+        if code is not None:
+            return code
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _show(event, args, record: dict, say) -> int | None:
+    kind = event.kind
+    if kind == "status":
+        say(event.message)
+    elif kind == "prepared":
+        setup, clip, loaded = event.setup, event.clip, event.loaded
+        say(f"{setup.model} · {setup.precision} · {loaded.device} · {setup.reason_ko}")
+        record.update(
+            model=setup.model,
+            revision=loaded.revision,
+            profile=setup.choice.profile.name,
+            precision=setup.precision,
+            device=loaded.device,
+            reason=setup.reason,
+        )
+        if clip is not None:
+            say(f"프레임 {len(clip.indices)}개 ({clip.backend}, {clip.decode_seconds:.2f}s)")
+            record.update(
+                video=os.path.basename(clip.info.path),
+                duration_s=round(clip.info.duration_s, 3),
+                frame_indices=list(clip.indices),
+                frame_times=[round(t, 3) for t in clip.timestamps],
+                frame_size=list(clip.frames.shape[1:3]),
+                decode_backend=clip.backend,
+            )
+    elif kind == "thinking":
+        print(event.text, end="", file=sys.stderr, flush=True)
+    elif kind == "text":
+        print(event.text, end="", flush=True)
+    elif kind == "done":
+        print(flush=True)
+        say(event.metrics.summary())
+        record.update(
+            answer=event.answer,
+            thinking=event.thinking,
+            metrics=_metrics_dict(event.metrics),
+            sampling=event.sampling,
+        )
+    elif kind == "error":
+        _error(event.error)
+        if event.error.detail and args.debug:
+            print(event.error.detail, file=sys.stderr)
+        if args.json:
+            record["error"] = event.error.to_dict()
+            print(json.dumps(record, ensure_ascii=False))
+        return EXIT_USER if event.user_error else EXIT_INTERNAL
+    return None
+
+
+def _metrics_dict(metrics) -> dict:
+    import dataclasses
+
+    values = dataclasses.asdict(metrics)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
+
+
+# --- make-tiny / bench ----------------------------------------------------------------------------
+def _make_tiny(args) -> int:
+    from captioner import tiny
+
+    paths = tiny.write_all(args.folder)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return EXIT_OK
+
+
+def _bench(args) -> int:
+    from captioner import bench
+
+    report = bench.run(args.model, video_path=args.video, max_new_tokens=args.max_new_tokens)
+    print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 2))
+    return EXIT_OK

@@ -1,0 +1,104 @@
+"""Errors a user can cause, each with a short Korean and English message.
+
+Everything in ``captioner/`` raises these for bad input (a broken video, a model that
+does not fit, a text-only model given a video...). The CLI prints ``str(error)`` and
+exits 2; the web page shows the same two lines. Anything else is a bug and exits 1.
+"""
+
+from __future__ import annotations
+
+
+class CaptionerError(Exception):
+    """Base class: a user-facing error with a Korean and an English message."""
+
+    code = "error"
+
+    def __init__(self, ko: str, en: str, *, detail: str | None = None) -> None:
+        self.ko = ko
+        self.en = en
+        self.detail = detail  # technical detail for logs, never needed to understand the error
+        super().__init__(f"{ko} / {en}")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "ko": self.ko, "en": self.en, "detail": self.detail}
+
+
+# --- video input -------------------------------------------------------------------------
+class VideoError(CaptionerError):
+    code = "video"
+
+
+class VideoNotFound(VideoError):
+    code = "video_not_found"
+
+
+class EmptyVideo(VideoError):
+    code = "video_empty"
+
+
+class NotAVideo(VideoError):
+    code = "not_a_video"
+
+
+class NoVideoStream(VideoError):
+    code = "no_video_stream"
+
+
+class CorruptVideo(VideoError):
+    code = "video_corrupt"
+
+
+class VideoTooLong(VideoError):
+    code = "video_too_long"
+
+
+class VideoTooLarge(VideoError):
+    code = "video_too_large"
+
+
+class DecodeTimeout(VideoError):
+    code = "decode_timeout"
+
+
+# --- models and hardware -----------------------------------------------------------------
+class ModelError(CaptionerError):
+    code = "model"
+
+
+class UnknownModel(ModelError):
+    code = "unknown_model"
+
+
+class ModelLoadError(ModelError):
+    code = "model_load"
+
+
+class ModelDoesNotFit(ModelError):
+    code = "model_does_not_fit"
+
+
+class UnsupportedInput(ModelError):
+    """E.g. a text-only Qwen3 given a video: refused, never silently dropped."""
+
+    code = "unsupported_input"
+
+
+class InvalidRequest(CaptionerError):
+    """A bad option (negative frames, unknown preset, bad --simulate-gpu string...)."""
+
+    code = "invalid_request"
+
+
+class OutOfMemory(CaptionerError):
+    code = "out_of_memory"
+
+
+class MissingDependency(CaptionerError):
+    code = "missing_dependency"
+
+    def __init__(self, package: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose}에 '{package}' 패키지가 필요합니다. `pip install {package}` 로 설치하세요.",
+            f"'{package}' is needed for {purpose}. Install it with `pip install {package}`.",
+        )
+        self.package = package

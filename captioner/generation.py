@@ -1,0 +1,488 @@
+"""Streaming generation: a plain generator of events over a loaded model.
+
+``TransformersBackend(loaded).stream(request, stop)`` renders the chat template, runs the
+processor (frames + their real timestamps), starts ``model.generate`` in a worker thread
+and yields events as tokens arrive:
+
+    Text(text)        a piece of the answer (complete characters only)
+    Thinking(text)    a piece of the reasoning inside <think>...</think>, never in the answer
+    Done(...)         the whole answer, the reasoning, and the metrics
+    Error(error)      a CaptionerError (Korean + English) instead of a traceback
+
+The worker's exceptions reach the caller (no silent hang); ``stop.set()`` ends generation
+after the current decoding step, and the model's lock is released before the generator
+returns, so the next request can start at once. ``Backend`` is the seam where a client of
+an OpenAI-compatible server can later join the local transformers backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import resource
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from captioner import prompts
+from captioner.errors import CaptionerError, InvalidRequest, OutOfMemory, UnsupportedInput
+from captioner.textstream import IncrementalDecoder
+
+log = logging.getLogger(__name__)
+
+
+# --- requests and events --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Options:
+    """Sampling options; None means the model's recommended value."""
+
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    do_sample: bool | None = None
+    seed: int | None = None
+    think: bool | None = None  # hybrid models only: enable_thinking
+
+
+@dataclass(frozen=True)
+class Request:
+    prompt: str
+    clip: Any = None  # captioner.video.Clip or None for a text-only request
+    system: str | None = None  # None: the default Korean system prompt
+    options: Options = field(default_factory=Options)
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Thinking:
+    text: str
+    kind: str = "thinking"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    prompt_tokens: int
+    video_tokens: int
+    frames: int
+    new_tokens: int
+    preprocess_s: float  # chat template + processor (frames -> patches)
+    ttft_s: float  # request start -> first generated token
+    total_s: float
+    tokens_per_s: float  # decode rate after the first token
+    peak_memory_bytes: int
+    peak_memory_kind: str  # "cuda max allocated" | "process peak RSS"
+    finish_reason: str  # "eos" | "length" | "stopped"
+
+    def summary(self) -> str:
+        gib = self.peak_memory_bytes / 2**30
+        return (
+            f"첫 토큰 {self.ttft_s:.2f}s · {self.new_tokens} 토큰 · {self.tokens_per_s:.1f} tok/s · "
+            f"프레임 {self.frames} ({self.video_tokens} 비디오 토큰) · 메모리 {gib:.2f} GiB"
+        )
+
+
+@dataclass(frozen=True)
+class Done:
+    answer: str
+    thinking: str
+    metrics: Metrics
+    sampling: dict
+    kind: str = "done"
+
+
+@dataclass(frozen=True)
+class Error:
+    error: CaptionerError
+    user_error: bool  # True: caused by the input (exit 2); False: a bug or the machine (exit 1)
+    kind: str = "error"
+
+
+Event = Text | Thinking | Done | Error
+
+
+class Backend(Protocol):
+    def stream(self, request: Request, stop: threading.Event | None = None) -> Iterator[Event]: ...
+
+
+# --- logits processors and stopping -------------------------------------------------------------
+def _presence_penalty(prompt_len: int, penalty: float):
+    """OpenAI-style presence penalty (Qwen recommends 1.5 for Qwen3-VL against loops):
+    subtract ``penalty`` once from every token already present in the answer."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class PresencePenalty(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor):
+            generated = input_ids[:, prompt_len:]
+            if generated.shape[1] == 0:
+                return scores
+            seen = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, generated, True)
+            return scores - penalty * seen.to(scores.dtype)
+
+    return PresencePenalty()
+
+
+def _stop_on(event: threading.Event):
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopOnEvent(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full(
+                (input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device
+            )
+
+    return StopOnEvent()
+
+
+class _QueueStreamer:
+    """transformers streamer protocol (put/end): hands generated ids to the consuming thread.
+
+    Decoding happens in the consumer, so the generate thread does no extra work per token."""
+
+    def __init__(self, sink: queue.Queue) -> None:
+        self.sink = sink
+        self.prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self.prompt_seen:  # generate() first puts the prompt
+            self.prompt_seen = True
+            return
+        self.sink.put(("ids", value.reshape(-1).tolist(), time.perf_counter()))
+
+    def end(self) -> None:
+        pass
+
+
+# --- thinking split -------------------------------------------------------------------------
+class _ThinkSplitter:
+    """Routes token ids to the answer or the reasoning by the <think>/</think> token ids."""
+
+    def __init__(self, tokenizer, prompt_ids: list[int]) -> None:
+        self.start_id = _token_id(tokenizer, "<think>")
+        self.end_id = _token_id(tokenizer, "</think>")
+        self.thinking = self._starts_thinking(tokenizer, prompt_ids)
+        self.answer = IncrementalDecoder(tokenizer)
+        self.reasoning = IncrementalDecoder(tokenizer)
+        self.answer_text: list[str] = []
+        self.reasoning_text: list[str] = []
+
+    def _starts_thinking(self, tokenizer, prompt_ids: list[int]) -> bool:
+        # -Thinking templates open "<think>\n" in the prompt itself; hybrid ones with thinking
+        # off close an empty block there. Look only at the assistant turn being generated.
+        im_start = _token_id(tokenizer, "<|im_start|>")
+        turn = prompt_ids
+        if im_start is not None and im_start in prompt_ids:
+            turn = prompt_ids[len(prompt_ids) - 1 - prompt_ids[::-1].index(im_start) :]
+        if self.start_id is None or self.start_id not in turn:
+            return False
+        last_open = len(turn) - 1 - turn[::-1].index(self.start_id)
+        return self.end_id not in turn[last_open:]
+
+    def feed(self, ids: list[int]) -> list[Event]:
+        events: list[Event] = []
+        for token in ids:
+            if token == self.start_id:
+                events += self._switch(thinking=True)
+            elif token == self.end_id:
+                events += self._switch(thinking=False)
+            else:
+                events += self._emit(self._decoder().push([token]))
+        return events
+
+    def finish(self) -> list[Event]:
+        return self._emit(self._decoder().flush())
+
+    def _decoder(self) -> IncrementalDecoder:
+        return self.reasoning if self.thinking else self.answer
+
+    def _switch(self, thinking: bool) -> list[Event]:
+        events = self._emit(self._decoder().flush())
+        self.thinking = thinking
+        return events
+
+    def _emit(self, text: str) -> list[Event]:
+        parts = self.reasoning_text if self.thinking else self.answer_text
+        if not parts:  # templates put newlines right after <think> / </think>
+            text = text.lstrip()
+        if not text:
+            return []
+        parts.append(text)
+        return [Thinking(text) if self.thinking else Text(text)]
+
+
+def _token_id(tokenizer, token: str) -> int | None:
+    index = tokenizer.convert_tokens_to_ids(token)
+    if index is None or index == getattr(tokenizer, "unk_token_id", None):
+        return None
+    return index
+
+
+# --- the backend --------------------------------------------------------------------------------
+class TransformersBackend:
+    """Generation with a locally loaded transformers model (``loader.LoadedModel``)."""
+
+    def __init__(self, loaded) -> None:
+        self.loaded = loaded
+
+    def sampling(self, options: Options) -> dict:
+        """generate() sampling arguments: the request's values over the model's recommended ones."""
+        from captioner import catalog
+
+        spec = catalog.find(self.loaded.model_id)
+        config = self.loaded.model.generation_config
+        recommended: dict[str, Any] = {
+            "temperature": getattr(config, "temperature", None) or 0.7,
+            "top_p": getattr(config, "top_p", None) or 0.8,
+            "top_k": getattr(config, "top_k", None) or 20,
+            "repetition_penalty": getattr(config, "repetition_penalty", None) or 1.0,
+            "presence_penalty": None,
+            "max_new_tokens": 1024,
+        }
+        if spec is not None:
+            think = options.think if spec.thinking == "hybrid" else spec.thinking == "always"
+            chosen = spec.thinking_sampling if think and spec.thinking_sampling else spec.sampling
+            recommended.update(
+                temperature=chosen.temperature,
+                top_p=chosen.top_p,
+                top_k=chosen.top_k,
+                repetition_penalty=chosen.repetition_penalty,
+                presence_penalty=chosen.presence_penalty,
+            )
+        values = {
+            key: getattr(options, key) for key in recommended if getattr(options, key) is not None
+        }
+        merged = {**recommended, **values}
+        merged["do_sample"] = options.do_sample if options.do_sample is not None else True
+        _validate(merged)
+        return merged
+
+    def prepare(self, request: Request) -> tuple[dict, list[int], int]:
+        """Model inputs for the request, the prompt ids and the number of video tokens."""
+        loaded = self.loaded
+        with_video = request.clip is not None
+        if with_video and not loaded.accepts_video:
+            raise UnsupportedInput(
+                "선택한 모델은 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
+                "The selected model is a text-only Qwen3 and cannot see videos. Pick a Qwen3-VL model.",
+            )
+        messages = prompts.build_messages(
+            request.prompt,
+            with_video=with_video,
+            accepts_video=loaded.accepts_video,
+            system=request.system,
+        )
+        text = prompts.render(loaded.processor, messages, loaded.thinking, request.options.think)
+        if with_video:
+            from transformers.video_utils import VideoMetadata
+
+            clip = request.clip
+            inputs = loaded.processor(
+                text=[text],
+                videos=[clip.frames],
+                video_metadata=[VideoMetadata(**clip.processor_metadata())],
+                do_sample_frames=False,  # frames were sampled by video.py, with their real times
+                do_resize=False,  # ...and decoded at the planned resolution
+                return_tensors="pt",
+            )
+        else:
+            inputs = loaded.tokenizer([text], return_tensors="pt")
+        prompt_ids = inputs["input_ids"][0].tolist()
+        video_id = getattr(loaded.processor, "video_token_id", None)
+        video_tokens = prompt_ids.count(video_id) if video_id is not None else 0
+        inputs = {key: value for key, value in inputs.items() if key != "token_type_ids"}
+        return inputs, prompt_ids, video_tokens
+
+    def stream(self, request: Request, stop: threading.Event | None = None) -> Iterator[Event]:
+        stop = stop or threading.Event()
+        started = time.perf_counter()
+        try:
+            inputs, prompt_ids, video_tokens = self.prepare(request)
+            sampling = self.sampling(request.options)
+        except CaptionerError as exc:
+            yield Error(exc, user_error=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - reported as an event, never a traceback
+            log.exception("preparing the request failed")
+            yield Error(_internal(exc), user_error=False)
+            return
+        preprocess_s = time.perf_counter() - started
+        with self.loaded.lock:  # one generation per model at a time
+            yield from self._generate(
+                request, stop, started, preprocess_s, inputs, prompt_ids, video_tokens, sampling
+            )
+
+    def _generate(
+        self, request, stop, started, preprocess_s, inputs, prompt_ids, video_tokens, sampling
+    ):
+        import torch
+
+        model = self.loaded.model
+        device = getattr(model, "device", "cpu")
+        inputs = {
+            key: value.to(device) if hasattr(value, "to") else value
+            for key, value in inputs.items()
+        }
+        sink: queue.Queue = queue.Queue()
+        kwargs = self._generate_kwargs(inputs, prompt_ids, sampling, stop, sink)
+        memory = _PeakMemory(device)
+        worker = threading.Thread(
+            target=self._worker, args=(kwargs, request.options.seed, sink), daemon=True
+        )
+        worker.start()
+        splitter = _ThinkSplitter(self.loaded.tokenizer, prompt_ids)
+        first = last = None
+        new_tokens = 0
+        failure: BaseException | None = None
+        completed = False
+        try:
+            while True:
+                kind, payload, stamp = sink.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    failure = payload
+                    continue
+                first = first or stamp
+                last = stamp
+                new_tokens += len(payload)
+                yield from splitter.feed(payload)
+            completed = True
+        finally:
+            # Also runs when the consumer abandons the generator (a closed browser tab):
+            # end generation after this step and wait, so the model is free for the next one.
+            if not completed:
+                stop.set()
+            worker.join()
+        yield from splitter.finish()
+        if failure is not None:
+            if isinstance(failure, torch.OutOfMemoryError):
+                yield Error(
+                    OutOfMemory(
+                        "생성 중 메모리가 부족합니다. 프레임 수나 최대 토큰 수를 줄이세요.",
+                        "Out of memory while generating. Use fewer frames or fewer new tokens.",
+                    ),
+                    user_error=True,
+                )
+            elif isinstance(failure, CaptionerError):
+                yield Error(failure, user_error=True)
+            else:
+                yield Error(_internal(failure), user_error=False)
+            return
+        total = time.perf_counter() - started
+        stopped = stop.is_set() and new_tokens < sampling["max_new_tokens"]
+        finish = (
+            "stopped"
+            if stopped
+            else ("length" if new_tokens >= sampling["max_new_tokens"] else "eos")
+        )
+        decode_rate = (new_tokens - 1) / (last - first) if first and last and last > first else 0.0
+        metrics = Metrics(
+            prompt_tokens=len(prompt_ids),
+            video_tokens=video_tokens,
+            frames=len(request.clip.indices) if request.clip is not None else 0,
+            new_tokens=new_tokens,
+            preprocess_s=preprocess_s,
+            ttft_s=(first - started) if first else total,
+            total_s=total,
+            tokens_per_s=decode_rate,
+            peak_memory_bytes=memory.peak(),
+            peak_memory_kind=memory.kind,
+            finish_reason=finish,
+        )
+        yield Done(
+            "".join(splitter.answer_text), "".join(splitter.reasoning_text), metrics, sampling
+        )
+
+    def _generate_kwargs(self, inputs, prompt_ids, sampling, stop, sink) -> dict:
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        processors = LogitsProcessorList()
+        if sampling.get("presence_penalty"):
+            processors.append(_presence_penalty(len(prompt_ids), sampling["presence_penalty"]))
+        args = {k: v for k, v in sampling.items() if k != "presence_penalty"}
+        if not args["do_sample"]:
+            args = {k: v for k, v in args.items() if k not in ("temperature", "top_p", "top_k")}
+        return {
+            **inputs,
+            **args,
+            "logits_processor": processors,
+            "stopping_criteria": StoppingCriteriaList([_stop_on(stop)]),
+            "streamer": _QueueStreamer(sink),
+            "pad_token_id": self.loaded.tokenizer.pad_token_id,
+        }
+
+    def _worker(self, kwargs: dict, seed: int | None, sink: queue.Queue) -> None:
+        import torch
+        from transformers import set_seed
+
+        try:
+            if seed is not None:
+                set_seed(seed)
+            with torch.inference_mode():
+                self.loaded.model.generate(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
+            sink.put(("error", exc, time.perf_counter()))
+        finally:
+            sink.put(("end", None, time.perf_counter()))
+
+
+def _validate(sampling: dict) -> None:
+    problems = []
+    if not 1 <= int(sampling["max_new_tokens"]) <= 32768:
+        problems.append("max_new_tokens 1..32768")
+    if sampling["do_sample"] and not 0 < float(sampling["temperature"]) <= 5:
+        problems.append("temperature 0..5")
+    if not 0 < float(sampling["top_p"]) <= 1:
+        problems.append("top_p 0..1")
+    if int(sampling["top_k"]) < 0:
+        problems.append("top_k >= 0")
+    if float(sampling["repetition_penalty"]) <= 0:
+        problems.append("repetition_penalty > 0")
+    if problems:
+        joined = ", ".join(problems)
+        raise InvalidRequest(
+            f"생성 설정이 범위를 벗어났습니다: {joined}", f"Sampling options out of range: {joined}"
+        )
+
+
+def _internal(exc: BaseException) -> CaptionerError:
+    return CaptionerError(
+        "생성 중 내부 오류가 발생했습니다. 로그를 확인하세요.",
+        "Internal error during generation. See the log.",
+        detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+    )
+
+
+class _PeakMemory:
+    """Peak memory during one generation: CUDA's allocator peak, or the process's peak RSS."""
+
+    def __init__(self, device) -> None:
+        import torch
+
+        self.cuda = str(device).startswith("cuda") and torch.cuda.is_available()
+        self.kind = "cuda max allocated" if self.cuda else "process peak RSS"
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak(self) -> int:
+        import torch
+
+        if self.cuda:
+            return int(torch.cuda.max_memory_allocated())
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def stream(loaded, request: Request, stop: threading.Event | None = None) -> Iterator[Event]:
+    """Shortcut: stream ``request`` on ``loaded`` with the local transformers backend."""
+    return TransformersBackend(loaded).stream(request, stop)

@@ -1,0 +1,421 @@
+"""The cached model loader: one resident Qwen3 / Qwen3-VL model per process.
+
+``load(ModelRequest(...))`` returns a ``LoadedModel`` (model, processor, tokenizer and the
+facts the rest of the app needs). It keeps the last model resident; asking for the same
+model again returns it at once, asking for another one unloads the old model first and
+frees its memory (gc + ``empty_cache``) so two models never sit in memory together. A lock
+makes it safe to call from the web server's threads.
+
+It accepts a Hub id (``Qwen/Qwen3-VL-8B-Instruct``) or a local folder, a revision, a token
+from ``HF_TOKEN`` (never logged), and honours ``HF_HUB_OFFLINE=1``. Precision is one of
+``bf16``, ``fp16``, ``fp32`` or ``nf4`` (bitsandbytes 4-bit NF4 with double quantization and
+a compute dtype that suits the GPU). An optional LoRA adapter is attached with peft after
+checking that its target modules exist in the model. Progress goes to a callback so the UI
+can show it.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from captioner.errors import MissingDependency, ModelLoadError, OutOfMemory
+from captioner.memory import NF4_SKIP_MODULES
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float | None, str], None]
+"""progress(fraction or None, message): fraction in [0, 1] when known."""
+
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+PRECISIONS = ("bf16", "fp16", "fp32", "nf4")
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What to load. Everything that changes the weights in memory is part of the cache key."""
+
+    model: str  # Hub id or local folder
+    precision: str = "bf16"  # bf16 | fp16 | fp32 | nf4
+    compute_dtype: str = "bfloat16"  # for nf4: the matmul dtype (float16 on a T4)
+    device: str = "auto"  # auto | cpu | cuda | mps
+    attn_implementation: str = "sdpa"
+    revision: str | None = None
+    adapter: str | None = None  # LoRA adapter folder or Hub id
+
+
+@dataclass
+class LoadedModel:
+    request: ModelRequest
+    model: Any
+    processor: Any  # AutoProcessor for Qwen3-VL, the tokenizer for text-only Qwen3
+    tokenizer: Any
+    model_type: str  # config.model_type, e.g. "qwen3_vl", "qwen3"
+    accepts_video: bool
+    thinking: str  # "hybrid" | "always" | "never"
+    device: str
+    dtype: str
+    path: str  # local snapshot folder
+    revision: str | None  # commit hash where the Hub told us
+    load_seconds: float
+    weight_bytes: int
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def model_id(self) -> str:
+        return self.request.model
+
+
+# --- resolving and downloading --------------------------------------------------------------
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
+
+
+def _progress_tqdm(progress: Progress):
+    """A tqdm subclass that forwards huggingface_hub's download progress to ``progress``."""
+    from tqdm.auto import tqdm
+
+    class _Forward(tqdm):
+        def update(self, n=1):
+            out = super().update(n)
+            if self.total:
+                progress(
+                    min(self.n / self.total, 1.0) * 0.8,
+                    f"다운로드 중 / downloading {self.desc or ''}",
+                )
+            return out
+
+    return _Forward
+
+
+def resolve(model: str, revision: str | None, progress: Progress) -> tuple[Path, str | None]:
+    """Local folder for ``model`` (downloading it from the Hub if needed) and its revision."""
+    local = Path(model).expanduser()
+    if local.is_dir():
+        return local, revision
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    progress(0.0, f"모델 파일 확인 / checking files for {model}")
+    try:
+        path = snapshot_download(
+            model,
+            revision=revision,
+            allow_patterns=WEIGHT_PATTERNS,
+            local_files_only=_offline(),
+            token=os.environ.get("HF_TOKEN") or None,
+            tqdm_class=_progress_tqdm(progress),
+        )
+    except GatedRepoError as exc:
+        raise ModelLoadError(
+            f"'{model}' 은(는) 접근 승인이 필요한 모델입니다. HF_TOKEN 을 설정하세요.",
+            f"'{model}' is gated: set HF_TOKEN to a token that has access.",
+            detail=type(exc).__name__,
+        ) from exc
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise ModelLoadError(
+            f"모델 '{model}' (revision {revision or 'main'}) 을(를) 찾을 수 없습니다.",
+            f"Model '{model}' (revision {revision or 'main'}) was not found on the Hub.",
+            detail=type(exc).__name__,
+        ) from exc
+    except LocalEntryNotFoundError as exc:
+        raise ModelLoadError(
+            f"'{model}' 이(가) 로컬 캐시에 없고 Hub 에 연결할 수 없습니다 (오프라인).",
+            f"'{model}' is not in the local cache and the Hub cannot be reached (offline).",
+            detail=str(exc)[:200],
+        ) from exc
+    except OSError as exc:  # network errors surface as OSError subclasses
+        raise ModelLoadError(
+            f"'{model}' 을(를) 내려받지 못했습니다. 네트워크를 확인하세요.",
+            f"Could not download '{model}'. Check the network.",
+            detail=str(exc)[:200],
+        ) from exc
+    resolved = Path(path).name if Path(path).parent.name == "snapshots" else revision
+    return Path(path), resolved
+
+
+# --- facts about a checkpoint ---------------------------------------------------------------
+def read_config(path: Path) -> dict:
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"'{path.name}' 에 올바른 config.json 이 없습니다.",
+            f"'{path.name}' has no valid config.json.",
+            detail=str(exc)[:200],
+        ) from exc
+
+
+def is_vision_config(config: dict) -> bool:
+    return "vision_config" in config
+
+
+def thinking_style(chat_template: str | None, model_id: str) -> str:
+    """hybrid (enable_thinking switch), always (template opens <think>) or never.
+
+    The catalog knows the answer for real ids; for local folders the template tells."""
+    from captioner import catalog
+
+    spec = catalog.find(model_id)
+    if spec is not None:
+        return spec.thinking
+    template = chat_template or ""
+    if "enable_thinking" in template:
+        return "hybrid"
+    tail = (
+        template[template.rfind("add_generation_prompt") :]
+        if "add_generation_prompt" in template
+        else ""
+    )
+    return "always" if "<think>" in tail else "never"
+
+
+# --- dtype and quantization -----------------------------------------------------------------
+@cache
+def measure_cpu_dtype() -> tuple[str, str]:
+    """Pick fp32 or bf16 for CPU decoding by timing a real Qwen3 decoder block in both.
+
+    Decoding on a CPU is matrix-vector work plus norms, rotary and attention; whether bf16
+    beats fp32 depends on AVX-512-BF16/AMX kernels, which CPU flags alone do not settle
+    (on our 2-core AVX-512 machine a random Qwen3-0.6B decoded 8.8 tok/s in fp32 and 7.9
+    in bf16). So we time one token through two Qwen3 layers of 0.6B's width, best of
+    several interleaved rounds, and take bf16 only when it is clearly (10%) faster.
+    Cached per process (about half a second).
+    """
+    import torch
+    from transformers import Qwen3Config, Qwen3Model
+
+    config = Qwen3Config(
+        vocab_size=1024,
+        hidden_size=1024,
+        intermediate_size=3072,
+        num_hidden_layers=2,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+    )
+    torch.manual_seed(0)
+    models = {
+        "fp32": Qwen3Model(config).eval(),
+        "bf16": Qwen3Model(config).to(torch.bfloat16).eval(),
+    }
+    tokens = torch.tensor([[1]])
+    best = {name: float("inf") for name in models}
+    with torch.inference_mode():
+        for _ in range(4):
+            for name, model in models.items():
+                start = time.perf_counter()
+                for _ in range(5):
+                    model(tokens, use_cache=False)
+                best[name] = min(best[name], time.perf_counter() - start)
+    ratio = best["fp32"] / best["bf16"]  # > 1: bf16 is faster
+    choice = "bf16" if ratio > 1.1 else "fp32"
+    return choice, f"measured decode step bf16 speed-up ×{ratio:.2f} → {choice}"
+
+
+def quantization_config(request: ModelRequest):
+    if request.precision != "nf4":
+        return None
+    try:
+        import bitsandbytes  # noqa: F401
+        import torch
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:
+        raise MissingDependency(
+            "bitsandbytes", "4비트 NF4 양자화 / 4-bit NF4 quantization"
+        ) from exc
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,  # quantizes the absmax constants too: ~0.4 bit/param saved
+        bnb_4bit_compute_dtype=getattr(torch, request.compute_dtype),
+        # the vision tower stays 16-bit (see memory.NF4_SKIP_MODULES); the planner counts the same
+        llm_int8_skip_modules=list(NF4_SKIP_MODULES),
+    )
+
+
+def _device(request: ModelRequest) -> str:
+    import torch
+
+    if request.device != "auto":
+        return request.device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _from_pretrained_kwargs(request: ModelRequest, device: str) -> dict:
+    import torch
+
+    kwargs: dict[str, Any] = {"attn_implementation": request.attn_implementation}
+    if request.precision == "nf4":
+        kwargs["quantization_config"] = quantization_config(request)
+        kwargs["dtype"] = getattr(torch, request.compute_dtype)
+    else:
+        kwargs["dtype"] = getattr(torch, TORCH_DTYPES[request.precision])
+    if device == "cuda":
+        kwargs["device_map"] = "auto"  # spreads a large model over every visible GPU
+    elif request.precision == "nf4":
+        kwargs["device_map"] = {"": device}
+    return kwargs
+
+
+# --- LoRA --------------------------------------------------------------------------------------
+def check_adapter_targets(model, adapter_path: Path) -> list[str]:
+    """Target modules of a LoRA adapter that the model really has; refuse if any is missing.
+
+    An adapter trained for another architecture (e.g. Vicuna's names) would otherwise load
+    with no effect or fail deep inside peft."""
+    try:
+        config = json.loads((adapter_path / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"어댑터 '{adapter_path.name}' 에 adapter_config.json 이 없습니다.",
+            f"Adapter '{adapter_path.name}' has no adapter_config.json.",
+        ) from exc
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):  # a regex in peft's format: trust peft to match it
+        return [targets]
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = sorted(set(targets) - names)
+    if missing:
+        raise ModelLoadError(
+            f"어댑터의 대상 모듈 {missing} 이(가) 모델에 없습니다. 다른 모델용 어댑터입니다.",
+            f"Adapter target modules {missing} do not exist in this model: it was made for another model.",
+        )
+    return sorted(targets)
+
+
+def attach_adapter(model, adapter: str, progress: Progress):
+    try:
+        from peft import PeftModel
+    except ImportError as exc:
+        raise MissingDependency("peft", "LoRA 어댑터 / LoRA adapters") from exc
+    path, _ = resolve(adapter, None, progress)
+    check_adapter_targets(model, path)
+    progress(0.95, "LoRA 어댑터 적용 / attaching LoRA adapter")
+    return PeftModel.from_pretrained(model, str(path)).eval()
+
+
+# --- the cache ---------------------------------------------------------------------------------
+_lock = threading.RLock()
+_resident: LoadedModel | None = None
+
+
+def current() -> LoadedModel | None:
+    return _resident
+
+
+def unload() -> None:
+    """Drop the resident model and give its memory back (to the GPU allocator and the OS)."""
+    global _resident
+    with _lock:
+        if _resident is None:
+            return
+        _resident = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+                torch.mps.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass
+
+
+def load(request: ModelRequest, progress: Progress | None = None) -> LoadedModel:
+    """The resident model for ``request``: cached, or loaded after unloading the old one."""
+    global _resident
+    progress = progress or (lambda fraction, message: None)
+    with _lock:
+        if _resident is not None and _resident.request == request:
+            progress(1.0, "모델 준비됨 (캐시) / model ready (cached)")
+            return _resident
+        unload()
+        _resident = _load_uncached(request, progress)
+        return _resident
+
+
+def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
+    import torch
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        AutoTokenizer,
+    )
+
+    if request.precision not in PRECISIONS:
+        raise ModelLoadError(
+            f"알 수 없는 정밀도 '{request.precision}' (가능: {', '.join(PRECISIONS)})",
+            f"Unknown precision '{request.precision}' (choose from {', '.join(PRECISIONS)})",
+        )
+    start = time.perf_counter()
+    path, revision = resolve(request.model, request.revision, progress)
+    config = read_config(path)
+    vision = is_vision_config(config)
+    device = _device(request)
+    progress(0.8, f"가중치 불러오는 중 / loading weights ({request.precision}, {device})")
+    auto_model = AutoModelForImageTextToText if vision else AutoModelForCausalLM
+    try:
+        model = auto_model.from_pretrained(path, **_from_pretrained_kwargs(request, device))
+        processor = (
+            AutoProcessor.from_pretrained(path) if vision else AutoTokenizer.from_pretrained(path)
+        )
+    except torch.OutOfMemoryError as exc:
+        gc.collect()
+        raise OutOfMemory(
+            "모델을 올릴 메모리가 부족합니다. 더 작은 모델이나 NF4 를 선택하세요.",
+            "Not enough memory to load the model. Pick a smaller model or NF4.",
+        ) from exc
+    except (OSError, ValueError, ImportError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"모델 '{request.model}' 을(를) 불러오지 못했습니다.",
+            f"Could not load model '{request.model}'.",
+            detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+        ) from exc
+    if "device_map" not in _from_pretrained_kwargs(request, device) and device != "cpu":
+        model = model.to(device)
+    model.eval()
+    if request.adapter:
+        model = attach_adapter(model, request.adapter, progress)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    loaded = LoadedModel(
+        request=request,
+        model=model,
+        processor=processor,
+        tokenizer=tokenizer,
+        model_type=config.get("model_type", "?"),
+        accepts_video=vision,
+        thinking=thinking_style(getattr(processor, "chat_template", None), request.model),
+        device=device,
+        dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+        path=str(path),
+        revision=revision,
+        load_seconds=time.perf_counter() - start,
+        weight_bytes=int(model.get_memory_footprint()),
+    )
+    log.info(
+        "loaded %s (%s, %s) in %.1fs", request.model, request.precision, device, loaded.load_seconds
+    )
+    progress(1.0, "모델 준비됨 / model ready")
+    return loaded

