@@ -132,20 +132,10 @@ def _error(exc: CaptionerError) -> None:
 
 # --- doctor ----------------------------------------------------------------------------------
 def _doctor(args) -> int:
-    from captioner import engine, hardware
+    from captioner import hardware
 
     hw = hardware.simulate(args.simulate_gpu) if args.simulate_gpu else hardware.detect()
-    video_setup = engine.setup(engine.DescribeRequest(video="<any>", profile=args.profile), hw)
-    text_setup = engine.setup(engine.DescribeRequest(profile=args.profile), hw)
-    report = {
-        "hardware": hw.describe(),
-        "simulated": hw.simulated,
-        "profile": video_setup.choice.profile.name,
-        "reason": video_setup.reason,
-        "reason_ko": video_setup.reason_ko,
-        "video": _setup_summary(video_setup),
-        "text": _setup_summary(text_setup),
-    }
+    report = _doctor_report(hw, args.profile)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -161,6 +151,22 @@ def _doctor(args) -> int:
         if label.startswith("영상"):
             print(f"{'':<17}  frames ≤ {item['max_frames']}, {item['max_pixels']} px/frame")
     return EXIT_OK
+
+
+def _doctor_report(hw, profile: str | None) -> dict:
+    from captioner import engine
+
+    video_setup = engine.setup(engine.DescribeRequest(video="<any>", profile=profile), hw)
+    text_setup = engine.setup(engine.DescribeRequest(profile=profile), hw)
+    return {
+        "hardware": hw.describe(),
+        "simulated": hw.simulated,
+        "profile": video_setup.choice.profile.name,
+        "reason": video_setup.reason,
+        "reason_ko": video_setup.reason_ko,
+        "video": _setup_summary(video_setup),
+        "text": _setup_summary(text_setup),
+    }
 
 
 def _setup_summary(setup) -> dict:

@@ -118,12 +118,11 @@ def setup(request: DescribeRequest, hw: hardware.Hardware | None = None) -> Setu
         )
     is_video_model = spec.supports_video if spec is not None else wants_video
     precision = request.precision or (choice.precision if is_video_model else choice.text_precision)
-    device = _device(choice.profile.kind)
+    device = _device(hw.kind)
     reason, reason_ko = choice.reason, choice.reason_ko
-    if device == "cpu" and request.precision is None and precision in ("fp32", "bf16"):
-        precision, why = loader.measure_cpu_dtype()
-        reason += f"; {why}"
-        reason_ko += f"; 측정: {why}"
+    if choice.profile.kind != hw.kind:
+        reason += f"; this machine has no {choice.profile.kind} device → runs on {device}"
+        reason_ko += f"; 이 컴퓨터에는 {choice.profile.kind} 장치가 없어 {device}에서 실행"
     compute_dtype = _compute_dtype(precision, choice)
     max_frames = request.max_frames or choice.max_frames
     max_pixels = request.max_pixels or choice.max_pixels
@@ -132,7 +131,7 @@ def setup(request: DescribeRequest, hw: hardware.Hardware | None = None) -> Setu
             "프레임 수, 해상도, fps 는 양수여야 합니다.",
             "Frames, resolution and fps must be positive.",
         )
-    plan = _plan(spec, precision, hw, device, max_frames if wants_video else 0, max_pixels, request)
+    plan = _plan(spec, precision, hw, choice, max_frames if wants_video else 0, max_pixels, request)
     if spec is not None and model != (choice.video_model if wants_video else choice.text_model):
         reason += f"; model {spec.label} requested by the user"
         reason_ko += f"; 사용자가 {spec.label} 선택"
@@ -158,16 +157,19 @@ def _compute_dtype(precision: str, choice: profiles.Choice) -> str:
     return loader.TORCH_DTYPES[precision]
 
 
-def _plan(spec, precision, hw, device, frames, pixels, request) -> memory.Plan | None:
+def _plan(spec, precision, hw, choice, frames, pixels, request) -> memory.Plan | None:
     """The memory plan for a catalog model; refuses (with what would fit) when it cannot fit."""
     if spec is None:
         return None  # a local or unknown checkpoint: nothing to plan from, load and see
-    if device == "cpu":
-        available = int(hw.ram_bytes * profiles.CPU_MEMORY_SHARE)
-        devices = 1
-    elif device == "mps":
-        available = int(hw.ram_bytes * profiles.MPS_MEMORY_SHARE)
-        devices = 1
+    profile = choice.profile
+    if profile.kind != hw.kind:
+        # a forced profile this machine lacks (e.g. "t4" on a laptop): plan for what it assumes
+        devices = profile.min_gpus
+        available = int(profile.min_memory_gb * hardware.GiB * devices)
+    elif hw.kind == "cpu":
+        available, devices = int(hw.ram_bytes * profiles.CPU_MEMORY_SHARE), 1
+    elif hw.kind == "mps":
+        available, devices = int(hw.ram_bytes * profiles.MPS_MEMORY_SHARE), 1
     else:
         available, devices = hw.gpu_memory_bytes, hw.gpu_count
     new_tokens = request.options.max_new_tokens or spec.sampling.max_new_tokens
@@ -183,14 +185,8 @@ def _plan(spec, precision, hw, device, frames, pixels, request) -> memory.Plan |
 
 
 def sampling_spec(setup_: Setup, request: DescribeRequest) -> video.SamplingSpec:
-    # Qwen's floors (4 frames, 128 tokens a frame) give way to a smaller budget from the planner.
-    pixel_floor = min(video.SamplingSpec.min_pixels, setup_.max_pixels)
     return video.SamplingSpec(
-        fps=request.fps,
-        max_frames=setup_.max_frames,
-        min_frames=min(video.SamplingSpec.min_frames, setup_.max_frames),
-        max_pixels=setup_.max_pixels,
-        min_pixels=pixel_floor,
+        fps=request.fps, max_frames=setup_.max_frames, max_pixels=setup_.max_pixels
     )
 
 

@@ -22,6 +22,7 @@ import queue
 import resource
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -287,14 +288,17 @@ class TransformersBackend:
             from transformers.video_utils import VideoMetadata
 
             clip = request.clip
-            inputs = loaded.processor(
-                text=[text],
-                videos=[clip.frames],
-                video_metadata=[VideoMetadata(**clip.processor_metadata())],
-                do_sample_frames=False,  # frames were sampled by video.py, with their real times
-                do_resize=False,  # ...and decoded at the planned resolution
-                return_tensors="pt",
-            )
+            with warnings.catch_warnings():
+                # cached frames are read-only on purpose; the processor only reads them
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                inputs = loaded.processor(
+                    text=[text],
+                    videos=[clip.frames],
+                    video_metadata=[VideoMetadata(**clip.processor_metadata())],
+                    do_sample_frames=False,  # frames were sampled by video.py, with real times
+                    do_resize=False,  # ...and decoded at the planned resolution
+                    return_tensors="pt",
+                )
         else:
             inputs = loaded.tokenizer([text], return_tensors="pt")
         prompt_ids = inputs["input_ids"][0].tolist()

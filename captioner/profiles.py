@@ -210,20 +210,26 @@ def _cuda(hw: Hardware) -> Choice:
     return _choice(profile, video, text, head_en, head_ko, hw)
 
 
+def _cpu_dtype(hw: Hardware) -> tuple[str, str, str]:
+    """fp32 or bf16 on a CPU, with the reason. On the real machine by measurement: CPU flags
+    do not settle it (this 2-core AVX-512-BF16 EPYC without AMX decodes a random Qwen3-0.6B
+    at 17.0 tok/s in bf16 and 7.5-7.9 in fp32 with torch 2.14; other torch builds have shown
+    the opposite). For a simulated CPU, by flags: bf16 where AVX-512-BF16 or AMX exists."""
+    if not hw.simulated:
+        from captioner.loader import measure_cpu_dtype
+
+        dense, why = measure_cpu_dtype()
+        return dense, f"no GPU; {why}", f"GPU 없음; 측정 결과 {why}"
+    native = "amx_bf16" in hw.cpu_flags or hw.cpu_bf16
+    dense = "bf16" if native else "fp32"
+    flag = "native bf16 (AVX-512 BF16 / AMX)" if native else "no native bf16"
+    return dense, f"no GPU; CPU has {flag} → {dense}", f"GPU 없음; CPU: {flag} → {dense}"
+
+
 def _cpu(hw: Hardware) -> Choice:
     base = get("cpu")
     available = int(hw.ram_bytes * CPU_MEMORY_SHARE)
-    if "amx_bf16" in hw.cpu_flags:
-        dense = "bf16"
-        head_en = "no GPU; the CPU has AMX bf16 tiles → bf16"
-        head_ko = "GPU 없음; CPU에 AMX bf16이 있어 bf16 사용"
-    else:
-        # Measured on a 2-core AMD EPYC with AVX-512 BF16 (no AMX): a random-weight Qwen3-0.6B
-        # decoded 8.8 tok/s in fp32 and 7.9 tok/s in bf16. Without AMX, bf16 is only converted.
-        dense = "fp32"
-        flag = "AVX-512 BF16 but no AMX" if hw.cpu_bf16 else "no native bf16"
-        head_en = f"no GPU; CPU has {flag} → fp32 (measured faster than bf16 without AMX)"
-        head_ko = f"GPU 없음; CPU: {flag} → fp32 (AMX 없이는 bf16보다 빠름을 측정)"
+    dense, head_en, head_ko = _cpu_dtype(hw)
     profile = _with_dense(base, dense)
     video = _plan_video(profile.video_model, dense, available, profile, 1)
     if video.max_frames < MIN_FRAMES_FLOOR and dense == "fp32":

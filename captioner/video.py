@@ -128,6 +128,11 @@ class SamplingSpec:
     factor: int = 32  # patch_size 16 * spatial_merge_size 2
 
     def __post_init__(self) -> None:
+        # Qwen's floors (4 frames, 128 tokens a frame) give way to a smaller budget asked for.
+        if 0 < self.max_frames < self.min_frames:
+            object.__setattr__(self, "min_frames", self.max_frames)
+        if 0 < self.max_pixels < self.min_pixels:
+            object.__setattr__(self, "min_pixels", self.max_pixels)
         problems = []
         if not (math.isfinite(self.fps) and self.fps > 0):
             problems.append(f"fps={self.fps}")

@@ -169,14 +169,22 @@ def test_unknown_tiny_gpus_fall_back_instead_of_crashing():
     assert tiny.profile.name == "cpu" and "CPU" in tiny.reason and tiny.device_map is None
 
 
-def test_cpu_dtype_follows_amx_not_just_avx512_bf16():
+def test_cpu_dtype_is_measured_on_the_real_machine():
+    from captioner.loader import measure_cpu_dtype
+
     base = dict(gpus=(), mps=False, cpu_name="test", cpu_count=2, ram_bytes=24 * GiB)
-    avx = profiles.pick(
-        Hardware(**base, cpu_flags=frozenset({"avx512f", "avx512_bf16"})), override=""
-    )
-    assert (avx.profile.name, avx.video_model, avx.text_model) == (
+    real = profiles.pick(Hardware(**base, cpu_flags=frozenset({"avx512f"})), override="")
+    assert (real.profile.name, real.video_model, real.text_model) == (
         "cpu", "Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-0.6B")  # fmt: skip
-    assert avx.precision == "fp32" and "measured" in avx.reason
+    assert real.precision == measure_cpu_dtype()[0] and "measured" in real.reason
+
+
+def test_simulated_cpu_dtype_follows_flags():
+    base = dict(
+        gpus=(), mps=False, cpu_name="test", cpu_count=2, ram_bytes=24 * GiB, simulated=True
+    )
+    plain = profiles.pick(Hardware(**base, cpu_flags=frozenset({"avx2"})), override="")
+    assert plain.precision == "fp32" and "no native bf16" in plain.reason
     amx = profiles.pick(
         Hardware(**base, cpu_flags=frozenset({"avx512_bf16", "amx_bf16"})), override=""
     )

@@ -175,7 +175,14 @@ def test_bad_sampling_spec_is_a_typed_error() -> None:
     with pytest.raises(errors.InvalidRequest):
         SamplingSpec(fps=0)
     with pytest.raises(errors.InvalidRequest):
-        SamplingSpec(min_frames=8, max_frames=4)
+        SamplingSpec(max_frames=0)
+    with pytest.raises(errors.InvalidRequest):
+        SamplingSpec(max_pixels=100)
+
+
+def test_small_budgets_lower_qwens_floors() -> None:
+    spec = SamplingSpec(min_frames=8, max_frames=4, max_pixels=160 * 128)
+    assert (spec.min_frames, spec.min_pixels) == (4, 160 * 128)
 
 
 # --- real decoding -----------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""The engine (plan -> decode -> load -> stream) and the command line, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from captioner import engine, hardware, loader
+from captioner.errors import ModelDoesNotFit, UnsupportedInput
+from captioner.generation import Options
+
+ROOT = Path(__file__).resolve().parent.parent
+BBB = ROOT / "assets" / "bigbuckbunny.mp4"
+
+
+def _cli(*args, env=None, timeout=180):
+    full_env = {**os.environ, **(env or {})}
+    if "CAPTIONER_PROFILE" not in (env or {}):
+        full_env.pop("CAPTIONER_PROFILE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "captioner", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# --- engine -----------------------------------------------------------------------------------
+def test_setup_on_a_simulated_t4_is_nf4_with_fp16_compute():
+    chosen = engine.setup(
+        engine.DescribeRequest(video="x.mp4"), hardware.simulate("Tesla T4:15:7.5")
+    )
+    assert chosen.model == "Qwen/Qwen3-VL-8B-Instruct"
+    assert (chosen.precision, chosen.compute_dtype, chosen.device) == ("nf4", "float16", "cuda")
+    request = chosen.model_request(engine.DescribeRequest())
+    assert request.precision == "nf4" and request.compute_dtype == "float16"
+    assert chosen.plan.fits and "sm75" in chosen.reason
+
+
+def test_a_model_too_big_is_refused_with_what_fits():
+    request = engine.DescribeRequest(video="x.mp4", model="Qwen/Qwen3-VL-235B-A22B-Instruct")
+    with pytest.raises(ModelDoesNotFit) as info:
+        engine.setup(request, hardware.simulate("Tesla T4:15:7.5"))
+    assert "fits" in info.value.en and "들어갑니다" in info.value.ko
+
+
+def test_text_only_catalog_model_with_a_video_is_refused_before_loading():
+    with pytest.raises(UnsupportedInput):
+        engine.setup(
+            engine.DescribeRequest(video="x.mp4", model="Qwen/Qwen3-8B"),
+            hardware.simulate("NVIDIA L4:22.5:8.9"),
+        )
+
+
+def test_describe_streams_on_the_real_clip(tiny_vl):
+    loader.unload()
+    request = engine.DescribeRequest(
+        video=str(BBB), model=tiny_vl, options=Options(max_new_tokens=6, seed=0)
+    )
+    events = list(engine.describe(request))
+    kinds = [e.kind for e in events]
+    assert kinds[:4] == ["status", "status", "status", "prepared"] and kinds[-1] == "done"
+    prepared = events[3]
+    clip = prepared.clip
+    # Big Buck Bunny sample: 132 frames at 25 fps, 5.28 s; frames sampled uniformly at <= 2 fps
+    assert clip.info.frame_count == 132 and clip.info.avg_fps == pytest.approx(25.0)
+    assert clip.timestamps == pytest.approx([i / 25 for i in clip.indices], abs=1e-3)
+    assert len(clip.indices) % 2 == 0 and 4 <= len(clip.indices) <= prepared.setup.max_frames
+    assert events[-1].metrics.frames == len(clip.indices)
+
+
+def test_describe_bad_video_is_an_error_event(tmp_path, tiny_vl):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("이건 영상이 아닙니다", encoding="utf-8")
+    events = list(engine.describe(engine.DescribeRequest(video=str(bad), model=tiny_vl)))
+    assert events[-1].kind == "error" and events[-1].user_error
+    assert events[-1].error.code == "not_a_video"
+
+
+# --- CLI ----------------------------------------------------------------------------------------
+SIMULATED = [
+    ("Tesla T4:15:7.5", "t4", "Qwen/Qwen3-VL-8B-Instruct", "nf4", "float16"),
+    ("NVIDIA L4:22.5:8.9", "l4", "Qwen/Qwen3-VL-8B-Instruct", "bf16", "bfloat16"),
+    ("NVIDIA A100-SXM4-40GB:39.5:8.0", "a100-40", "Qwen/Qwen3-VL-8B-Instruct", "bf16", "bfloat16"),
+    ("NVIDIA H100 80GB HBM3:79.2:9.0", "h100", "Qwen/Qwen3-VL-32B-Instruct", "bf16", "bfloat16"),
+    ("NVIDIA H200:139.8:9.0", "h200", "Qwen/Qwen3-VL-32B-Instruct", "bf16", "bfloat16"),
+    (
+        "NVIDIA H100 80GB HBM3:79.2:9.0:8",
+        "multi-gpu",
+        "Qwen/Qwen3-VL-235B-A22B-Instruct",
+        "bf16",
+        "bfloat16",
+    ),
+    ("NVIDIA RTX A6000:48:8.6", "gpu", "Qwen/Qwen3-VL-32B-Instruct", "nf4", "bfloat16"),
+]
+
+
+@pytest.mark.parametrize(("gpu", "profile", "model", "precision", "compute"), SIMULATED)
+def test_doctor_on_simulated_gpus(gpu, profile, model, precision, compute):
+    from captioner import cli
+
+    report = cli._doctor_report(hardware.simulate(gpu), None)
+    assert report["profile"] == profile
+    assert (report["video"]["model"], report["video"]["precision"]) == (model, precision)
+    assert report["video"]["compute_dtype"] == compute
+
+
+def test_doctor_cli_json_t4():
+    result = _cli("doctor", "--json", "--simulate-gpu", "Tesla T4:15:7.5")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["simulated"] and report["profile"] == "t4"
+    assert (report["video"]["precision"], report["video"]["compute_dtype"]) == ("nf4", "float16")
+
+
+def test_doctor_bad_simulation_exits_2_without_traceback():
+    result = _cli("doctor", "--simulate-gpu", "T4")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "오류" in result.stderr and "error" in result.stderr
+
+
+def test_profile_env_override():
+    result = _cli("doctor", "--json", env={"CAPTIONER_PROFILE": "t4"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["profile"] == "t4"
+
+
+def test_describe_cli_json_on_the_real_clip(tiny_vl):
+    result = _cli(
+        "describe",
+        str(BBB),
+        "--model",
+        tiny_vl,
+        "--max-new-tokens",
+        "8",
+        "--seed",
+        "1",
+        "--json",
+        "--preset",
+        "timeline",
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"model", "profile", "precision", "frame_times", "metrics", "answer"} <= set(record)
+    assert record["model"] == tiny_vl and record["video"] == "bigbuckbunny.mp4"
+    assert record["frame_times"] == pytest.approx(
+        [i / 25 for i in record["frame_indices"]], abs=1e-3
+    )
+    assert record["metrics"]["new_tokens"] == 8 and record["metrics"]["frames"] == len(
+        record["frame_times"]
+    )
+    assert result.stdout.startswith(record["answer"])  # streamed before the record
+
+
+def test_describe_cli_bad_input_exits_2(tmp_path, tiny_vl):
+    bad = tmp_path / "empty.mp4"
+    bad.write_bytes(b"")
+    result = _cli("describe", str(bad), "--model", tiny_vl, "--json")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["error"]["code"] == "video_empty"
+    missing = _cli("describe", str(tmp_path / "nope.mp4"), "--model", tiny_vl)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_ask_cli_with_text_model(tiny_text):
+    result = _cli(
+        "ask",
+        "가을을 한 문장으로 묘사해 줘",
+        "--model",
+        tiny_text,
+        "--max-new-tokens",
+        "5",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["metrics"]["video_tokens"] == 0 and "frame_times" not in record
+
+
+def test_make_tiny_writes_loadable_checkpoints(tmp_path):
+    result = _cli("make-tiny", str(tmp_path / "t"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "t" / "vl" / "model.safetensors").exists()
+    assert (tmp_path / "t" / "text" / "tokenizer.json").exists()

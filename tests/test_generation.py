@@ -1,0 +1,171 @@
+"""Streaming generation on tiny real checkpoints: events, timestamps, stop, thread errors,
+thinking split, metrics. Tiny models output nonsense: assert on structure, never on words."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+import torch
+
+from captioner import generation, loader, video
+from captioner.errors import InvalidRequest, UnsupportedInput
+from captioner.generation import Options, Request
+
+
+@pytest.fixture(scope="module")
+def vl(tiny_vl):
+    loader.unload()
+    return loader.load(loader.ModelRequest(tiny_vl, precision="fp32", device="cpu"))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    from media import make_video
+
+    path = make_video(tmp_path_factory.mktemp("gen") / "clip.mp4", n_frames=72, fps=24)
+    return video.load_clip(path, video.SamplingSpec(fps=2.0, max_frames=8, max_pixels=160 * 128))
+
+
+def _run(loaded, request, stop=None):
+    return list(generation.TransformersBackend(loaded).stream(request, stop))
+
+
+def test_stream_yields_text_then_done_with_metrics(vl, clip):
+    events = _run(
+        vl, Request("영상을 설명해 주세요.", clip, options=Options(max_new_tokens=12, seed=0))
+    )
+    kinds = [e.kind for e in events]
+    assert kinds[-1] == "done" and set(kinds[:-1]) <= {"text"}
+    done = events[-1]
+    assert "".join(e.text for e in events[:-1]) == done.answer
+    assert "\ufffd" not in done.answer
+    m = done.metrics
+    assert m.new_tokens == 12 and m.finish_reason == "length"
+    assert m.frames == len(clip.indices) == 6  # 3 s at 2 fps
+    assert m.video_tokens > 0 and m.prompt_tokens > m.video_tokens
+    assert 0 < m.ttft_s <= m.total_s and m.tokens_per_s > 0 and m.peak_memory_bytes > 0
+    assert done.sampling["temperature"] == 0.7 and done.sampling["top_k"] == 20  # generation_config
+
+
+def test_prompt_carries_the_frames_real_timestamps(vl, clip):
+    _, prompt_ids, video_tokens = generation.TransformersBackend(vl).prepare(Request("설명", clip))
+    text = vl.tokenizer.decode(prompt_ids)
+    stamps = [float(s) for s in re.findall(r"<([\d.]+) seconds>", text)]
+    # one stamp per temporal patch of 2 frames: the mean of the pair's real times
+    pairs = [(a + b) / 2 for a, b in zip(clip.timestamps[::2], clip.timestamps[1::2], strict=True)]
+    assert stamps == pytest.approx(pairs, abs=0.051)
+    assert text.count("<|video_pad|>") == video_tokens
+    assert "<|im_start|>system\n" in text and text.endswith("<|im_start|>assistant\n")
+
+
+def test_same_seed_same_answer(vl, clip):
+    options = Options(max_new_tokens=8, seed=123)
+    first = _run(vl, Request("설명", clip, options=options))[-1].answer
+    assert _run(vl, Request("설명", clip, options=options))[-1].answer == first
+
+
+def test_stop_ends_generation_within_a_step_and_frees_the_model(vl, clip):
+    stop = threading.Event()
+    events, stopped_at = [], None
+    for event in generation.stream(
+        vl, Request("설명", clip, options=Options(max_new_tokens=4000)), stop
+    ):
+        events.append(event)
+        if event.kind == "text" and stopped_at is None and len(events) >= 3:
+            stop.set()
+            stopped_at = time.perf_counter()
+    assert time.perf_counter() - stopped_at < 1.0
+    done = events[-1]
+    assert done.kind == "done" and done.metrics.finish_reason == "stopped"
+    assert done.metrics.new_tokens < 100
+    assert not vl.lock.locked()
+    assert _run(vl, Request("설명", clip, options=Options(max_new_tokens=2)))[-1].kind == "done"
+
+
+def test_abandoned_stream_releases_the_model(vl, clip):
+    stream = generation.stream(vl, Request("설명", clip, options=Options(max_new_tokens=4000)))
+    next(stream)
+    assert vl.lock.locked()
+    stream.close()  # e.g. the browser tab went away
+    assert not vl.lock.locked()
+
+
+def test_generate_thread_errors_reach_the_caller(vl, clip, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("kernel exploded")
+
+    monkeypatch.setattr(vl.model, "generate", boom)
+    events = _run(vl, Request("설명", clip))
+    assert [e.kind for e in events] == ["error"]
+    assert not events[0].user_error and "kernel exploded" in events[0].error.detail
+
+
+def test_out_of_memory_in_the_thread_is_a_user_facing_error(vl, clip, monkeypatch):
+    def oom(**kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(vl.model, "generate", oom)
+    (event,) = _run(vl, Request("설명", clip))
+    assert event.user_error and event.error.code == "out_of_memory" and "프레임" in event.error.ko
+
+
+def test_text_model_refuses_video(tiny_text, clip):
+    text = loader.load(loader.ModelRequest(tiny_text, precision="fp32", device="cpu"))
+    (event,) = _run(text, Request("설명", clip))
+    assert isinstance(event.error, UnsupportedInput) and event.user_error
+
+
+def test_text_prompt_on_hybrid_model_with_thinking_off(tiny_text):
+    text = loader.load(loader.ModelRequest(tiny_text, precision="fp32", device="cpu"))
+    backend = generation.TransformersBackend(text)
+    _, ids, _ = backend.prepare(Request("안녕", options=Options(think=False)))
+    assert text.tokenizer.decode(ids).endswith("<think>\n\n</think>\n\n")
+    _, ids, _ = backend.prepare(Request("안녕", options=Options(think=True)))
+    assert text.tokenizer.decode(ids).endswith("<|im_start|>assistant\n")
+    events = _run(text, Request("안녕", options=Options(max_new_tokens=6, seed=1)))
+    assert events[-1].kind == "done" and events[-1].metrics.video_tokens == 0
+
+
+def test_bad_sampling_is_a_user_error(vl, clip):
+    (event,) = _run(vl, Request("설명", clip, options=Options(top_p=1.5)))
+    assert isinstance(event.error, InvalidRequest) and "top_p" in event.error.en
+
+
+def _ids(tok, text):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def test_think_blocks_never_leak_into_the_answer(vl):
+    tok = vl.tokenizer
+    think, end = tok.convert_tokens_to_ids("<think>"), tok.convert_tokens_to_ids("</think>")
+    prompt = _ids(tok, "<|im_start|>assistant\n")
+    splitter = generation._ThinkSplitter(tok, prompt)
+    ids = [think, *_ids(tok, "\n생각 중입니다\n"), end, *_ids(tok, "\n\n답변입니다")]
+    events = []
+    for token in ids:  # one token at a time, as generate() streams
+        events += splitter.feed([token])
+    events += splitter.finish()
+    assert "".join(e.text for e in events if e.kind == "thinking") == "생각 중입니다\n"
+    assert "".join(e.text for e in events if e.kind == "text") == "답변입니다"
+    assert all("think>" not in e.text for e in events)
+
+
+def test_thinking_template_starts_inside_the_think_block(tiny_thinking_vl, clip):
+    loaded = loader.load(loader.ModelRequest(tiny_thinking_vl, precision="fp32", device="cpu"))
+    assert loaded.thinking == "always"
+    events = _run(loaded, Request("설명", clip, options=Options(max_new_tokens=6, seed=0)))
+    done = events[-1]
+    # the prompt opened <think>, the random model never closes it: everything is reasoning
+    assert done.answer == "" and done.thinking
+    assert {e.kind for e in events[:-1]} == {"thinking"}
+
+
+def test_presence_penalty_lowers_seen_tokens_only():
+    processor = generation._presence_penalty(prompt_len=2, penalty=1.5)
+    ids = torch.tensor([[5, 6, 7, 7]])
+    scores = torch.zeros(1, 10)
+    out = processor(ids, scores)
+    assert out[0, 7] == -1.5 and out[0, 5] == 0 and out[0, 6] == 0
