@@ -1,0 +1,155 @@
+"""The real page: `python app.py` on localhost with the tiny checkpoint, driven through
+gradio_client (the same named endpoints a script would use)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BBB = ROOT / "assets" / "bigbuckbunny.mp4"
+
+
+@pytest.fixture(scope="module")
+def server(tiny_vl, tmp_path_factory):
+    """`python app.py` as a user starts it, with the tiny checkpoint listed and selected."""
+    from appserver import running_app
+
+    with running_app(tiny_vl, tmp_path_factory.mktemp("uploads"), "--max-file-mb", "50") as (
+        url,
+        startup,
+    ):
+        yield {"url": url, "startup_s": startup, "model": tiny_vl}
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server["url"], verbose=False)
+
+
+def _args(client_file, model, max_new_tokens=24, preset="detail"):
+    # video, preset, prompt, system, profile, model, fps, max_frames, max_pixels, max_new_tokens,
+    # temperature, top_p, top_k, repetition_penalty, presence_penalty, seed, think, language
+    return [
+        client_file,
+        preset,
+        "",
+        "",
+        "auto",
+        model,
+        2.0,
+        0,
+        0,
+        max_new_tokens,
+        0.7,
+        0.8,
+        20,
+        1.0,
+        0.0,
+        0,
+        False,
+        "한국어",
+    ]
+
+
+def test_startup_loads_no_model(server):
+    print(f"\nstart-up until the page answers: {server['startup_s']:.2f} s")
+    assert server["startup_s"] < 60
+
+
+def test_describe_streams_answer_and_metrics(client, server):
+    from gradio_client import handle_file
+
+    job = client.submit(*_args(handle_file(str(BBB)), server["model"]), api_name="/describe")
+    updates = [update for update in job]
+    status, answer, thinking, metrics = job.outputs()[-1]
+    assert status == "완료" and answer and "첫 토큰" in metrics and "프레임" in metrics
+    growing = [u[1] for u in updates if u[1]]
+    assert len(growing) >= 2 and growing[0] != growing[-1]  # it streamed
+
+
+def test_stop_mid_stream_frees_the_model(client, server):
+    from gradio_client import handle_file
+
+    job = client.submit(
+        *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4000), api_name="/describe"
+    )
+    stopped_at = None
+    for update in job:
+        if update[1] and stopped_at is None:
+            client.predict(api_name="/stop")
+            stopped_at = time.perf_counter()
+    final = job.outputs()[-1]
+    assert time.perf_counter() - stopped_at < 5
+    assert final[0] == "중지됨" and "토큰" in final[3]
+    again = client.predict(
+        *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4), api_name="/describe"
+    )
+    assert again[0] == "완료"  # the model is free for the next request
+
+
+def test_bad_file_gets_the_message(client, server):
+    from gradio_client import handle_file
+
+    status, answer, _, _ = client.predict(
+        *_args(handle_file(str(ROOT / "README.md")), server["model"]), api_name="/describe"
+    )
+    assert status.startswith("⚠️") and "영상 파일이 아닙니다" in status and "not a video" in status
+    ok = client.predict(
+        *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4), api_name="/describe"
+    )
+    assert ok[0] == "완료"  # the page keeps working
+
+
+def test_help_lists_the_options():
+    result = subprocess.run(
+        [sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    for flag in (
+        "--host",
+        "--port",
+        "--share",
+        "--profile",
+        "--model",
+        "--max-file-mb",
+        "--max-duration-s",
+    ):
+        assert flag in result.stdout
+
+
+def test_space_yaml_matches_readme_front_matter():
+    import yaml
+
+    space = yaml.safe_load((ROOT / "Space.yaml").read_text(encoding="utf-8"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("---\n")
+    front = yaml.safe_load(readme.split("---\n")[1])
+    assert front == space
+    for key in (
+        "sdk",
+        "sdk_version",
+        "app_file",
+        "python_version",
+        "suggested_hardware",
+        "license",
+    ):
+        assert key in space
+    import gradio
+
+    assert space["sdk_version"] == gradio.__version__  # the version requirements.txt installs
+
+
+def test_readme_has_two_setup_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## 시작하기")[1].split("\n## ")[0]
+    commands = [block.split("\n")[1] for block in setup.split("```bash")[1:]]
+    assert len(commands) == 2
+    assert commands[0].endswith("pip install -r requirements.txt && python app.py")
+    assert "pytest" in commands[1]
