@@ -153,3 +153,63 @@ def test_readme_has_two_setup_commands():
     assert len(commands) == 2
     assert commands[0].endswith("pip install -r requirements.txt && python app.py")
     assert "pytest" in commands[1]
+
+
+def _import_app():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("captioner_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_building_the_page_loads_no_model_and_never_touches_cuda(tiny_vl):
+    import torch
+
+    from captioner import loader
+
+    loader.unload()
+    app = _import_app()
+    args = app.parse_args(["--model", tiny_vl])
+    demo = app.build(args)
+    assert demo is not None
+    assert loader.current() is None
+    assert not torch.cuda.is_initialized()
+
+
+def test_zerogpu_wraps_generation_with_a_sized_duration(monkeypatch):
+    import types
+
+    calls = {}
+
+    def gpu(duration):
+        def wrap(fn):
+            calls["duration"] = duration
+            return fn
+
+        return wrap
+
+    app = _import_app()
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+
+    def generate(*args):
+        return args
+
+    assert app._gpu(generate) is generate
+    args = [None, "detail", "", "", "auto", "m", 2.0, 64, 0, 2048]
+    assert calls["duration"](*args) == app.webui.gpu_seconds(64, 2048)
+    monkeypatch.delitem(sys.modules, "spaces")
+
+
+def test_persistent_storage_holds_caches_and_the_run_log(tmp_path, monkeypatch):
+    app = _import_app()
+    monkeypatch.setenv("CAPTIONER_DATA_DIR", str(tmp_path))
+    for name in ("HF_HOME", "CAPTIONER_DB", "GRADIO_TEMP_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    app.configure(app.parse_args([]))
+    import os
+
+    assert os.environ["HF_HOME"] == str(tmp_path / "huggingface")
+    assert os.environ["CAPTIONER_DB"] == str(tmp_path / "captioner" / "runs.sqlite3")
+    assert "captioner-uploads" in os.environ["GRADIO_TEMP_DIR"]
