@@ -89,6 +89,23 @@ def _generation_args(parser: argparse.ArgumentParser, presets: bool = True) -> N
         group.add_argument("--preset", choices=[p.key for p in PRESETS], help="prompt preset")
         group.add_argument("--prompt", help="free-text prompt (Korean by default)")
     parser.add_argument("--system", help="system prompt (default: the Korean one)")
+    parser.add_argument(
+        "--style",
+        default="hamnida",
+        metavar="{hamnida,haeyo}",
+        help="문체: hamnida 합니다체 (default) | haeyo 해요체",
+    )
+    parser.add_argument(
+        "--length",
+        default="normal",
+        metavar="{short,normal,long}",
+        help="길이: short 짧게 | normal 보통 (default: the prompt decides) | long 자세히",
+    )
+    parser.add_argument(
+        "--allow-hanja",
+        action="store_true",
+        help="allow Chinese characters in the answer (한자 병기); by default they are masked",
+    )
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
@@ -196,6 +213,7 @@ def _request(args):
         presence_penalty=args.presence_penalty,
         seed=args.seed,
         think=args.think,
+        allow_hanja=args.allow_hanja,
     )
     video_args = {}
     if args.command == "describe":
@@ -212,12 +230,23 @@ def _request(args):
         adapter=args.adapter,
         revision=args.revision,
         options=options,
+        style=args.style,
+        length=args.length,
         **video_args,
     )
 
 
+def _canonical(lookup, value: str) -> str:
+    """The key for a style/length value (a Korean label too); as given when unknown (the
+    engine reports it as a bad request)."""
+    try:
+        return lookup(value).key
+    except CaptionerError:
+        return value
+
+
 def _describe(args) -> int:
-    from captioner import engine
+    from captioner import engine, prompts
 
     stop = threading.Event()
     say = (
@@ -225,11 +254,14 @@ def _describe(args) -> int:
         if args.quiet
         else (lambda message: print(f"· {message}", file=sys.stderr))
     )
-    record: dict = {}
+    request = _request(args)
+    record: dict = {
+        "style": _canonical(prompts.style, request.style),
+        "length": _canonical(prompts.length, request.length),
+        "allow_hanja": request.options.allow_hanja,
+    }
     interrupted = False
-    events = engine.describe(
-        _request(args), progress=lambda fraction, message: say(message), stop=stop
-    )
+    events = engine.describe(request, progress=lambda fraction, message: say(message), stop=stop)
     while True:
         try:
             event = next(events)
@@ -279,11 +311,18 @@ def _show(event, args, record: dict, say) -> int | None:
     elif kind == "done":
         print(flush=True)
         say(event.metrics.summary())
+        check = event.korean
+        if check is not None:
+            say(check.summary())
+            if check.warning_ko:
+                # a warning shows even with --quiet
+                print(f"경고: {check.warning_ko}\nwarning: {check.warning_en}", file=sys.stderr)
         record.update(
             answer=event.answer,
             thinking=event.thinking,
             metrics=_metrics_dict(event.metrics),
             sampling=event.sampling,
+            korean=check.to_dict() if check is not None else None,
         )
     elif kind == "error":
         _error(event.error)

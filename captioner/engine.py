@@ -37,7 +37,9 @@ class DescribeRequest:
     fps: float = 2.0
     max_frames: int | None = None  # None: the profile's budget
     max_pixels: int | None = None  # per frame; None: the profile's
-    options: Options = field(default_factory=Options)
+    options: Options = field(default_factory=Options)  # options.allow_hanja: Han allowed
+    style: str = prompts.DEFAULT_STYLE  # "hamnida" 합니다체 | "haeyo" 해요체 (or the Korean label)
+    length: str = prompts.DEFAULT_LENGTH  # "short" 짧게 | "normal" 보통 | "long" 자세히
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ def _device(kind: str) -> str:
 
 def setup(request: DescribeRequest, hw: hardware.Hardware | None = None) -> Setup:
     """Decide model, precision and frame budget for ``request`` on ``hw`` (detected if None)."""
+    prompts.style(request.style)  # typed errors before anything is detected or loaded
+    prompts.length(request.length)
     hw = hw or hardware.detect()
     choice = profiles.pick(hw, override=request.profile)
     wants_video = request.video is not None
@@ -218,4 +222,12 @@ def describe(
         return
     yield Prepared(chosen, clip, loaded)
     yield Status("generate", "생성 중 / generating")
-    yield from generation.stream(loaded, Request(text, clip, request.system, request.options), stop)
+    generation_request = Request(
+        text,
+        clip,
+        request.system,
+        request.options,
+        style=prompts.style(request.style).key,
+        length=prompts.length(request.length).key,
+    )
+    yield from generation.stream(loaded, generation_request, stop)

@@ -6,8 +6,13 @@ and yields events as tokens arrive:
 
     Text(text)        a piece of the answer (complete characters only)
     Thinking(text)    a piece of the reasoning inside <think>...</think>, never in the answer
-    Done(...)         the whole answer, the reasoning, and the metrics
+    Done(...)         the whole answer, the reasoning, the metrics and the Korean check
     Error(error)      a CaptionerError (Korean + English) instead of a traceback
+
+Korean output (``korean.py``): a logits processor keeps Han characters (unless
+``Options.allow_hanja``), kana and broken UTF-8 out of the answer, and ``Done.korean``
+reports the answer's script mix. Text streams per character (``textstream.py``); a
+character cut off by the token limit is dropped, never shown as U+FFFD.
 
 The worker's exceptions reach the caller (no silent hang); ``stop.set()`` ends generation
 after the current decoding step, and the model's lock is released before the generator
@@ -27,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from captioner import prompts
+from captioner import korean, prompts
 from captioner.errors import CaptionerError, InvalidRequest, OutOfMemory, UnsupportedInput
 from captioner.textstream import IncrementalDecoder
 
@@ -48,6 +53,7 @@ class Options:
     do_sample: bool | None = None
     seed: int | None = None
     think: bool | None = None  # hybrid models only: enable_thinking
+    allow_hanja: bool = False  # True: Han characters may appear (한자 병기); kana stays blocked
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Request:
     clip: Any = None  # captioner.video.Clip or None for a text-only request
     system: str | None = None  # None: the default Korean system prompt
     options: Options = field(default_factory=Options)
+    style: str = prompts.DEFAULT_STYLE  # prompts.STYLES key: "hamnida" 합니다체 | "haeyo" 해요체
+    length: str = prompts.DEFAULT_LENGTH  # prompts.LENGTHS key: "short" | "normal" | "long"
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Done:
     metrics: Metrics
     sampling: dict
     kind: str = "done"
+    korean: korean.KoreanCheck | None = None  # script mix of the answer (Hangul share, warnings)
 
 
 @dataclass(frozen=True)
@@ -202,7 +211,8 @@ class _ThinkSplitter:
         return events
 
     def finish(self) -> list[Event]:
-        return self._emit(self._decoder().flush())
+        # A character cut off by the token limit or a stop would show as U+FFFD: drop it.
+        return self._emit(self._decoder().flush(drop_incomplete=True))
 
     def _decoder(self) -> IncrementalDecoder:
         return self.reasoning if self.thinking else self.answer
@@ -282,6 +292,8 @@ class TransformersBackend:
             with_video=with_video,
             accepts_video=loaded.accepts_video,
             system=request.system,
+            style=request.style,
+            length=request.length,
         )
         text = prompts.render(loaded.processor, messages, loaded.thinking, request.options.think)
         if with_video:
@@ -313,6 +325,12 @@ class TransformersBackend:
         try:
             inputs, prompt_ids, video_tokens = self.prepare(request)
             sampling = self.sampling(request.options)
+            # the Korean mask's tables: built once per tokenizer (~0.3 s), counted as preprocessing
+            korean.mask_stats(
+                self.loaded.tokenizer,
+                _vocab_rows(self.loaded.model),
+                allow_hanja=request.options.allow_hanja,
+            )
         except CaptionerError as exc:
             yield Error(exc, user_error=True)
             return
@@ -338,13 +356,15 @@ class TransformersBackend:
             for key, value in inputs.items()
         }
         sink: queue.Queue = queue.Queue()
-        kwargs = self._generate_kwargs(inputs, prompt_ids, sampling, stop, sink)
+        splitter = _ThinkSplitter(self.loaded.tokenizer, prompt_ids)
+        kwargs = self._generate_kwargs(
+            inputs, prompt_ids, sampling, stop, sink, request.options, splitter.thinking
+        )
         memory = _PeakMemory(device)
         worker = threading.Thread(
             target=self._worker, args=(kwargs, request.options.seed, sink), daemon=True
         )
         worker.start()
-        splitter = _ThinkSplitter(self.loaded.tokenizer, prompt_ids)
         first = last = None
         new_tokens = 0
         failure: BaseException | None = None
@@ -404,14 +424,35 @@ class TransformersBackend:
             peak_memory_kind=memory.kind,
             finish_reason=finish,
         )
+        answer = "".join(splitter.answer_text)
         yield Done(
-            "".join(splitter.answer_text), "".join(splitter.reasoning_text), metrics, sampling
+            answer,
+            "".join(splitter.reasoning_text),
+            metrics,
+            sampling,
+            korean=korean.check(answer, allow_hanja=request.options.allow_hanja),
         )
 
-    def _generate_kwargs(self, inputs, prompt_ids, sampling, stop, sink) -> dict:
+    def _generate_kwargs(
+        self, inputs, prompt_ids, sampling, stop, sink, options=None, thinking=False
+    ) -> dict:
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        processors = LogitsProcessorList()
+        options = options or Options()
+        # Korean is the output language: Han (unless allowed), kana and broken characters are
+        # masked in the answer. It runs before temperature/top-k/top-p (generate() puts ours
+        # first), so the top-k never consists of masked tokens.
+        processors = LogitsProcessorList(
+            [
+                korean.logits_processor(
+                    self.loaded.tokenizer,
+                    _vocab_rows(self.loaded.model),
+                    prompt_len=len(prompt_ids),
+                    allow_hanja=options.allow_hanja,
+                    thinking=thinking,
+                )
+            ]
+        )
         if sampling.get("presence_penalty"):
             processors.append(_presence_penalty(len(prompt_ids), sampling["presence_penalty"]))
         args = {k: v for k, v in sampling.items() if k != "presence_penalty"}
@@ -439,6 +480,15 @@ class TransformersBackend:
             sink.put(("error", exc, time.perf_counter()))
         finally:
             sink.put(("end", None, time.perf_counter()))
+
+
+def _vocab_rows(model) -> int | None:
+    """The model's embedding rows (vocab_size), which the scores' width follows."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return getattr(text, "vocab_size", None)
 
 
 def _validate(sampling: dict) -> None:

@@ -1,5 +1,8 @@
 """Korean prompts: the system prompt, the presets and the chat messages.
 
+Style (합니다체 / 해요체) and length (짧게 / 보통 / 자세히) are instructions added to the
+user message (so they hold also with a custom system prompt).
+
 Messages are plain ``[{"role": ..., "content": [...]}]`` lists in the format every Qwen
 chat template understands; rendering them into a prompt string is always left to the
 checkpoint's own template (``apply_chat_template``), never done by hand here.
@@ -75,6 +78,72 @@ def preset(key: str) -> Preset:
     )
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One value of a style or length control."""
+
+    key: str
+    label_ko: str
+    label_en: str
+    instruction: str  # added to the user message; "" adds nothing
+
+
+STYLES: tuple[Choice, ...] = (
+    Choice(
+        "hamnida",
+        "합니다체",
+        "Formal (-seumnida)",
+        "문장은 '~합니다', '~입니다'로 끝나는 합니다체로 써 주세요.",
+    ),
+    Choice(
+        "haeyo",
+        "해요체",
+        "Polite (-haeyo)",
+        "문장은 '~해요', '~이에요/예요'로 끝나는 부드러운 해요체로 써 주세요.",
+    ),
+)
+LENGTHS: tuple[Choice, ...] = (
+    Choice("short", "짧게", "Short", "답변은 두세 문장 이내로 짧게 핵심만 써 주세요."),
+    # "normal" leaves the length to the prompt or preset (a summary stays one sentence).
+    Choice("normal", "보통", "Normal", ""),
+    Choice(
+        "long",
+        "자세히",
+        "Long",
+        "답변은 빠뜨리는 내용 없이 여러 문단으로 최대한 자세하고 길게 써 주세요.",
+    ),
+)
+DEFAULT_STYLE = "hamnida"
+DEFAULT_LENGTH = "normal"
+
+
+def _choose(table: tuple[Choice, ...], key: str, what_ko: str, what_en: str) -> Choice:
+    for item in table:
+        if key in (item.key, item.label_ko):
+            return item
+    names = ", ".join(f"{c.key} ({c.label_ko})" for c in table)
+    raise InvalidRequest(
+        f"알 수 없는 {what_ko} '{key}' 입니다 (가능: {names}).",
+        f"Unknown {what_en} '{key}' (choose from {names}).",
+    )
+
+
+def style(key: str) -> Choice:
+    """A STYLES entry by key or Korean label; InvalidRequest otherwise."""
+    return _choose(STYLES, key, "문체", "style")
+
+
+def length(key: str) -> Choice:
+    """A LENGTHS entry by key or Korean label; InvalidRequest otherwise."""
+    return _choose(LENGTHS, key, "길이", "length")
+
+
+def with_instructions(prompt: str, style_key: str, length_key: str) -> str:
+    """The user's text followed by the style and length instructions (one line each)."""
+    extra = [c.instruction for c in (style(style_key), length(length_key)) if c.instruction]
+    return "\n\n".join([prompt, "\n".join(extra)]) if extra else prompt
+
+
 def resolve_prompt(preset_key: str | None, prompt: str | None) -> str:
     """Free text wins over a preset; with neither, the default preset."""
     if prompt is not None and prompt.strip():
@@ -90,10 +159,14 @@ def build_messages(
     with_video: bool,
     accepts_video: bool,
     system: str | None = None,
+    style: str = DEFAULT_STYLE,
+    length: str = DEFAULT_LENGTH,
 ) -> list[dict]:
     """Chat messages for one request; a video goes before the question, as Qwen's examples do.
 
-    A text-only Qwen3 cannot see a video: giving it one is refused, never silently dropped."""
+    ``style`` / ``length`` (STYLES / LENGTHS keys or Korean labels) add their instructions
+    after the question. A text-only Qwen3 cannot see a video: giving it one is refused,
+    never silently dropped."""
     if with_video and not accepts_video:
         raise UnsupportedInput(
             "선택한 모델은 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
@@ -101,6 +174,7 @@ def build_messages(
         )
     if not prompt.strip():
         raise InvalidRequest("프롬프트가 비어 있습니다.", "The prompt is empty.")
+    prompt = with_instructions(prompt, style, length)
     if system is None:
         system = SYSTEM_PROMPT if with_video else TEXT_SYSTEM_PROMPT
     messages: list[dict] = []

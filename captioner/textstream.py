@@ -76,10 +76,23 @@ class IncrementalDecoder:
             return self._utf8.decode(b"".join(self._token_bytes(i) for i in ids))
         return self._push_window(ids)
 
-    def flush(self) -> str:
+    @property
+    def pending(self) -> bytes:
+        """Bytes of an unfinished character held back so far (byte-level tokenizers)."""
+        return self._utf8.getstate()[0] if self.byte_level else b""
+
+    def flush(self, drop_incomplete: bool = False) -> str:
+        """The rest of the text. An unfinished last character (cut off by a token limit or a
+        stop) decodes to U+FFFD, as ``tokenizer.decode`` does; ``drop_incomplete`` drops it
+        instead, so that a user-facing answer never ends in a broken character."""
         if self.byte_level:
+            if drop_incomplete:
+                self._utf8.reset()
+                return ""
             return self._utf8.decode(b"", final=True)
         text = self.tokenizer.decode(self._ids, skip_special_tokens=self.skip_special)
+        if drop_incomplete:
+            text = text.rstrip("\ufffd")
         rest = text[len(self._emitted) :]
         self._emitted = text
         return rest

@@ -19,6 +19,8 @@ def _isolated_paths(tmp_path_factory):
     home = tmp_path_factory.mktemp("hf-home")
     os.environ["HF_HOME"] = str(home)
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["CAPTIONER_DB"] = str(home / "runs.sqlite3")  # the run log, never ~/.cache
+    os.environ["CAPTIONER_LIBRARY"] = str(home / "videos")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     yield
 

@@ -77,7 +77,9 @@ def test_full_flow_in_chromium(page, output_dir):
     page.locator("#video input[type=file]").set_input_files(str(BBB))
     page.locator("#video video").wait_for()  # uploaded and shown in the player
     page.locator("#generate").click()
-    page.wait_for_function("(document.querySelector('#answer span.md')?.innerText || '').trim().length > 0")
+    page.wait_for_function(
+        "(document.querySelector('#answer span.md')?.innerText || '').trim().length > 0"
+    )
     first = _answer_text(page)
     time.sleep(1.5)
     later = _answer_text(page)

@@ -189,3 +189,44 @@ def test_make_tiny_writes_loadable_checkpoints(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "t" / "vl" / "model.safetensors").exists()
     assert (tmp_path / "t" / "text" / "tokenizer.json").exists()
+
+
+def test_ask_cli_style_length_and_hanja_switch_in_the_record(tiny_text):
+    result = _cli(
+        "ask",
+        "가을을 묘사해 줘",
+        "--model",
+        tiny_text,
+        "--max-new-tokens",
+        "6",
+        "--seed",
+        "0",
+        "--style",
+        "haeyo",
+        "--length",
+        "short",
+        "--allow-hanja",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (record["style"], record["length"], record["allow_hanja"]) == ("haeyo", "short", True)
+    korean = record["korean"]
+    assert {"hangul_share", "letters", "han_chars", "kana_chars", "warning_ko"} <= set(korean)
+    assert "한글 비율" in result.stderr
+
+
+def test_cli_defaults_and_a_bad_style(tiny_text, capsys):
+    from captioner import cli
+
+    args = cli._parser().parse_args(["ask", "가을", "--style", "해요체"])
+    request = cli._request(args)
+    assert (request.style, request.length, request.options.allow_hanja) == (
+        "해요체",
+        "normal",
+        False,
+    )
+    code = cli.main(["ask", "가을", "--model", tiny_text, "--style", "banmal", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and "문체" in captured.err and "style" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["error"]["code"] == "invalid_request"

@@ -169,3 +169,13 @@ def test_presence_penalty_lowers_seen_tokens_only():
     scores = torch.zeros(1, 10)
     out = processor(ids, scores)
     assert out[0, 7] == -1.5 and out[0, 5] == 0 and out[0, 6] == 0
+
+
+def test_done_carries_the_korean_check(vl, clip):
+    from captioner import korean
+
+    done = _run(vl, Request("설명", clip, options=Options(max_new_tokens=6, seed=0)))[-1]
+    assert isinstance(done.korean, korean.KoreanCheck)
+    assert done.korean == korean.check(done.answer)
+    # the field has a default: constructors that predate it still work
+    assert generation.Done("a", "", done.metrics, {}).korean is None

@@ -1,0 +1,407 @@
+"""Batch runs: videos × (presets and prompts) × models, recorded in the run log, resumable.
+
+``run_batch(...)`` is what ``python -m captioner batch`` calls. Why it is shaped like this:
+
+- Models are the outer loop: the loader keeps one resident model, so each model is loaded
+  once per batch instead of once per video. Decoded clips are cached by content, so the same
+  video under several prompts is decoded once per model.
+- Every run goes through ``review.record``, so batch runs land in the same log as the page's
+  and the CLI's, with the same provenance, and can be rated and exported the same way.
+- Resumable: a combination whose configuration key (``review.config_key``: the video's
+  content hash, the model, the prompt text, the preset and every generation option) already
+  has a "done" run is skipped, so re-running a half-finished batch only does what is left.
+- One bad video must not sink a batch: its error is recorded and the batch goes on; later
+  combinations with the same bad video (or a model that failed to load) are recorded as
+  failed at once instead of paying for the failure again (a decode timeout costs minutes).
+- At the end: a summary (done / skipped / failed, per-model load time against total time)
+  and exports of the batch's runs (CSV, JSONL, HTML); with ``srt`` / ``vtt``, subtitle files
+  for timeline-preset runs (a parse failure is reported, not fatal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from captioner import review, subtitles
+from captioner.errors import CaptionerError, InvalidRequest, ModelError, VideoError
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi")
+EXPORT_NAMES = {"csv": "runs.csv", "jsonl": "runs.jsonl", "html": "report.html"}
+Progress = Callable[[int, int, str], None]  # (finished jobs, total jobs, what just finished)
+
+
+# --- inputs -----------------------------------------------------------------------------------
+def find_videos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = False) -> list[Path]:
+    """Files as given (any extension: a bad one is reported by the run), folders scanned for
+    video extensions and sorted; duplicates dropped, order kept."""
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def add(path: Path) -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            for child in sorted(path.glob(pattern), key=lambda p: str(p).lower()):
+                if (
+                    child.is_file()
+                    and child.suffix.lower() in VIDEO_EXTENSIONS
+                    and not child.name.startswith(".")
+                ):
+                    add(child)
+        else:
+            add(path)  # a missing file becomes a recorded "video not found" run
+    return found
+
+
+def _prompt_items(presets: Sequence[str], prompts_: Sequence[str]) -> list[tuple[str, str]]:
+    from captioner import prompts
+
+    items = [("preset", prompts.preset(p).key) for p in presets]  # unknown preset: fail early
+    for text in prompts_:
+        if not text or not text.strip():
+            raise InvalidRequest("프롬프트가 비어 있습니다.", "A prompt is empty.")
+        items.append(("prompt", text.strip()))
+    return items or [("preset", prompts.DEFAULT_PRESET)]
+
+
+def _check_fields(fields: dict) -> None:
+    from captioner.engine import DescribeRequest
+
+    allowed = {f.name for f in dataclasses.fields(DescribeRequest)} - {
+        "video",
+        "prompt",
+        "preset",
+        "model",
+    }
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"알 수 없는 요청 옵션: {', '.join(unknown)}",
+            f"Unknown request options: {', '.join(unknown)}",
+        )
+
+
+def model_label(model: str | None) -> str:
+    """A short name: the Hub id, or the last two parts of a local folder ("tiny-a/vl")."""
+    if not model:
+        return "auto"
+    if os.path.sep in model or os.path.isdir(model):
+        return "/".join(Path(model).parts[-2:])
+    return model
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^\w.-]+", "_", text, flags=re.UNICODE).strip("._")
+    return slug[:limit] or "x"
+
+
+# --- results ----------------------------------------------------------------------------------
+@dataclass
+class ModelStats:
+    model: str | None
+    jobs: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    load_s: float = 0.0  # from the "load" status to the Prepared event, summed
+    total_s: float = 0.0  # wall time of this model's part of the batch
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["label"] = model_label(self.model)
+        values["load_s"], values["total_s"] = round(self.load_s, 3), round(self.total_s, 3)
+        return values
+
+
+@dataclass
+class BatchSummary:
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    stopped: int = 0
+    interrupted: bool = False
+    total_s: float = 0.0
+    run_ids: list[int] = field(default_factory=list)
+    models: list[ModelStats] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    subtitle_files: list[Path] = field(default_factory=list)
+    subtitle_errors: list[dict] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def internal_failures(self) -> int:
+        return sum(1 for f in self.failures if not f.get("user_error", True))
+
+    def to_dict(self) -> dict:
+        return {
+            "total": self.total,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "stopped": self.stopped,
+            "interrupted": self.interrupted,
+            "total_s": round(self.total_s, 3),
+            "run_ids": self.run_ids,
+            "models": [m.to_dict() for m in self.models],
+            "failures": self.failures,
+            "subtitle_files": [str(p) for p in self.subtitle_files],
+            "subtitle_errors": self.subtitle_errors,
+            "files": {k: str(v) for k, v in self.files.items()},
+        }
+
+    def text(self) -> str:
+        """The summary for people, in Korean and English."""
+        lines = [
+            f"배치 {'중단' if self.interrupted else '완료'}: {self.total}개 조합 중 완료 {self.done} · "
+            f"건너뜀 {self.skipped} · 실패 {self.failed}"
+            + (f" · 멈춤 {self.stopped}" if self.stopped else "")
+            + f" ({self.total_s:.1f}s)",
+            f"batch {'interrupted' if self.interrupted else 'finished'}: {self.total} combinations, "
+            f"done {self.done} · skipped {self.skipped} · failed {self.failed}"
+            + (f" · stopped {self.stopped}" if self.stopped else "")
+            + f" ({self.total_s:.1f} s)",
+        ]
+        for m in self.models:
+            lines.append(
+                f"  모델 / model {model_label(m.model)}: {m.jobs} runs, "
+                f"로딩 / load {m.load_s:.1f}s / 전체 / total {m.total_s:.1f}s"
+            )
+        for f in self.failures[:20]:
+            lines.append(
+                f"  실패 / failed: {f['video']} · {f['model']} · {f['prompt']}: [{f['code']}] "
+                f"{f['ko']} / {f['en']}"
+            )
+        if len(self.failures) > 20:
+            lines.append(f"  … 외 {len(self.failures) - 20}건 / and {len(self.failures) - 20} more")
+        if self.subtitle_files:
+            lines.append(f"  자막 / subtitles: {len(self.subtitle_files)} files")
+        for s in self.subtitle_errors:
+            lines.append(
+                f"  자막 실패 / subtitles failed: run #{s['run_id']} {s['video']}: {s['en']}"
+            )
+        for kind, path in self.files.items():
+            lines.append(f"  {kind}: {path}")
+        return "\n".join(lines)
+
+
+# --- the batch --------------------------------------------------------------------------------
+def run_batch(
+    inputs: Sequence[str | os.PathLike[str]],
+    presets: Sequence[str] = (),
+    prompts: Sequence[str] = (),
+    models: Sequence[str | None] = (),
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    log: review.RunLog,
+    srt: bool = False,
+    vtt: bool = False,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    recursive: bool = False,
+    exports: Sequence[str] = review.EXPORT_FORMATS,
+    hw: Any = None,
+    **request_fields: Any,
+) -> BatchSummary:
+    """Run every video × prompt × model combination not already done; returns the summary.
+
+    ``request_fields`` are further ``engine.DescribeRequest`` fields shared by every run
+    (``options=Options(max_new_tokens=..., seed=...)``, ``fps``, ``max_frames``, ``profile``,
+    ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
+    the batch after the current step of the current run. Exports and subtitles go to
+    ``out_dir``."""
+    from captioner import engine
+
+    _check_fields(request_fields)
+    videos = find_videos(inputs, recursive=recursive)
+    if not videos:
+        raise InvalidRequest(
+            "처리할 영상이 없습니다 (폴더에 mp4/webm/mov/mkv/avi 파일이 없음).",
+            "No videos to process (no mp4/webm/mov/mkv/avi files in the folders given).",
+        )
+    items = _prompt_items(presets, prompts)
+    model_list: list[str | None] = list(models) or [None]
+    out = Path(out_dir) if out_dir is not None else None
+    stop = stop or threading.Event()
+    summary = BatchSummary(total=len(videos) * len(items) * len(model_list))
+    started = time.perf_counter()
+    finished_jobs = 0
+    video_errors: dict[str, CaptionerError] = {}
+
+    try:
+        for model in model_list:
+            stats = ModelStats(model)
+            summary.models.append(stats)
+            model_started = time.perf_counter()
+            model_error: CaptionerError | None = None
+            try:
+                for path in videos:
+                    for kind, value in items:
+                        if stop.is_set():
+                            summary.interrupted = True
+                            return summary
+                        request = engine.DescribeRequest(
+                            video=str(path),
+                            model=model,
+                            preset=value if kind == "preset" else None,
+                            prompt=value if kind == "prompt" else None,
+                            **request_fields,
+                        )
+                        label = f"{path.name} · {model_label(model)} · {value[:30]}"
+                        stats.jobs += 1
+                        outcome, run_id, error, user_error = _one(
+                            request,
+                            log,
+                            stats,
+                            stop,
+                            hw,
+                            known_error=video_errors.get(str(path)) or model_error,
+                        )
+                        if run_id is not None:
+                            summary.run_ids.append(run_id)
+                        if outcome == "skipped":
+                            summary.skipped += 1
+                            stats.skipped += 1
+                        elif outcome == "done":
+                            summary.done += 1
+                            stats.done += 1
+                        elif outcome == "stopped":
+                            summary.stopped += 1
+                        else:
+                            summary.failed += 1
+                            stats.failed += 1
+                            summary.failures.append(
+                                _failure(path, model, value, run_id, error, user_error)
+                            )
+                            if isinstance(error, VideoError):
+                                video_errors[str(path)] = error
+                            elif isinstance(error, ModelError):
+                                model_error = error
+                        finished_jobs += 1
+                        if progress is not None:
+                            progress(finished_jobs, summary.total, label)
+            finally:
+                stats.total_s = time.perf_counter() - model_started
+    except KeyboardInterrupt:
+        stop.set()
+        summary.interrupted = True
+    finally:
+        summary.total_s = time.perf_counter() - started
+        if out is not None:
+            _write_outputs(summary, log, out, exports, srt, vtt)
+    return summary
+
+
+def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
+    """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
+    "done", "stopped" or "failed"."""
+    from captioner import engine
+
+    prior = log.find_done(review.config_key(request))
+    if prior is not None:
+        return "skipped", prior.id, None, True
+    if known_error is not None:
+        # the same bad video / unloadable model again: record it without paying for it again
+        run_id = log.start(request, "batch")
+        log.finish(run_id, error=known_error)
+        return "failed", run_id, known_error, True
+    run_ids: list[int] = []
+    last = None
+    load_started = None
+    try:
+        events = engine.describe(request, stop=stop, hw=hw)
+        for event in review.record(
+            events, request, log=log, source="batch", on_start=run_ids.append
+        ):
+            kind = getattr(event, "kind", None)
+            if kind == "status" and getattr(event, "stage", None) == "load":
+                load_started = time.perf_counter()
+            elif kind == "prepared" and load_started is not None:
+                stats.load_s += time.perf_counter() - load_started
+            elif kind in ("done", "error"):
+                last = event
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded by review.record; the batch goes on
+        user_error = isinstance(exc, CaptionerError)
+        error = exc if user_error else _internal(exc)
+        return "failed", run_ids[0] if run_ids else None, error, user_error
+    run_id = run_ids[0] if run_ids else None
+    if last is None:
+        return "failed", run_id, _internal(RuntimeError("no result")), False
+    if last.kind == "error":
+        return "failed", run_id, last.error, bool(last.user_error)
+    if last.metrics.finish_reason == "stopped":
+        return "stopped", run_id, None, True
+    return "done", run_id, None, True
+
+
+def _internal(exc: BaseException) -> CaptionerError:
+    return CaptionerError(
+        "내부 오류가 발생했습니다.", "Internal error.", detail=f"{type(exc).__name__}: {exc}"
+    )
+
+
+def _failure(path: Path, model, prompt: str, run_id, error, user_error: bool) -> dict:
+    return {
+        "video": path.name,
+        "model": model_label(model),
+        "prompt": prompt[:60],
+        "run_id": run_id,
+        "code": getattr(error, "code", "error"),
+        "ko": getattr(error, "ko", str(error)),
+        "en": getattr(error, "en", str(error)),
+        "user_error": user_error,
+    }
+
+
+def _timeline_presets() -> set[str]:
+    from captioner import prompts
+
+    return {p.key for p in prompts.PRESETS if p.timeline}
+
+
+def _write_outputs(summary: BatchSummary, log, out: Path, exports, srt: bool, vtt: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    runs = log.query(run_ids=summary.run_ids, limit=None, newest_first=False)
+    for fmt in exports:
+        summary.files[fmt] = review.export(runs, fmt, out / EXPORT_NAMES[fmt])
+    if srt or vtt:
+        timeline = _timeline_presets()
+        for run in runs:
+            if run.status != "done" or run.preset not in timeline:
+                continue
+            try:
+                cues = subtitles.parse(run.answer, run.video_duration_s)
+            except subtitles.SubtitleParseError as exc:
+                summary.subtitle_errors.append(
+                    {"run_id": run.id, "video": run.video_name, "ko": exc.ko, "en": exc.en}
+                )
+                continue
+            stem = f"{_slug(Path(run.video_name or 'video').stem)}.{_slug(model_label(run.model))}"
+            base = out / "subtitles" / f"{stem}.run{run.id}"
+            for wanted, fmt in ((srt, "srt"), (vtt, "vtt")):
+                if wanted:
+                    summary.subtitle_files.append(
+                        subtitles.write(cues, base.parent / f"{base.name}.{fmt}", fmt)
+                    )
+    summary_path = out / "summary.json"
+    summary.files["summary"] = summary_path
+    summary_path.write_text(
+        json.dumps(summary.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
