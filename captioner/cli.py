@@ -1,7 +1,9 @@
-"""Command line: ``python -m captioner doctor | describe | ask | make-tiny | bench``.
+"""Command line: ``python -m captioner doctor | describe | ask | batch | review | make-tiny | bench``.
 
     python -m captioner doctor --simulate-gpu "Tesla T4:15:7.5"
-    python -m captioner describe clip.mp4 --preset timeline --json
+    python -m captioner describe clip.mp4 --preset timeline --json --srt clip.srt
+    python -m captioner batch clips/ --preset detail --model A --model B --out results/
+    python -m captioner review export --format html --out report.html --min-rating 4
     python -m captioner ask "한국의 가을을 한 문장으로 묘사해 줘"
     python -m captioner make-tiny ./tiny          # tiny random checkpoints for offline runs
 
@@ -50,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     describe.add_argument(
         "--fps", type=float, default=2.0, help="frames sampled per second (default 2)"
     )
+    describe.add_argument("--srt", metavar="FILE", help="write the timeline as SRT subtitles")
+    describe.add_argument("--vtt", metavar="FILE", help="write the timeline as WebVTT subtitles")
     describe.add_argument(
         "--max-frames", type=int, help="frame cap (default: the profile's budget)"
     )
@@ -69,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--video", help="clip (default: the Big Buck Bunny sample in assets/)")
     bench.add_argument("--max-new-tokens", type=int, default=64)
     bench.add_argument("--json", action="store_true")
+    from captioner import review_cli
+
+    review_cli.add_commands(sub)  # batch, review list|show|rate|export
+    review_cli.add_db_argument(describe)
+    review_cli.add_db_argument(ask)
     return parser
 
 
@@ -120,6 +129,10 @@ def _generation_args(parser: argparse.ArgumentParser, presets: bool = True) -> N
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from captioner import review_cli
+
+    if review_cli.owns(args):
+        return review_cli.run(args)
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, stream=sys.stderr)
     if not args.debug:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -262,6 +275,9 @@ def _describe(args) -> int:
     }
     interrupted = False
     events = engine.describe(request, progress=lambda fraction, message: say(message), stop=stop)
+    from captioner import review_cli
+
+    events = review_cli.record_cli_run(events, request, source="cli", db=args.db)  # the run log
     while True:
         try:
             event = next(events)
@@ -274,9 +290,37 @@ def _describe(args) -> int:
         code = _show(event, args, record, say)
         if code is not None:
             return code
+    code = _write_subtitles(args, record)
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
+    if code is not None:
+        return code
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+def _write_subtitles(args, record: dict) -> int | None:
+    """--srt / --vtt: the answer's timestamped lines as subtitles, clamped to the video."""
+    targets = [
+        (path, fmt)
+        for path, fmt in ((getattr(args, "srt", None), "srt"), (getattr(args, "vtt", None), "vtt"))
+        if path
+    ]
+    if not targets or "answer" not in record:
+        return None
+    from captioner import subtitles
+
+    try:
+        cues = subtitles.parse(record["answer"], record.get("duration_s"))
+    except CaptionerError as exc:
+        _error(exc)
+        record["subtitles_error"] = exc.to_dict()
+        return EXIT_USER
+    record["subtitles"] = [str(subtitles.write(cues, path, fmt)) for path, fmt in targets]
+    print(
+        f"· 자막 {len(cues)}개 / {len(cues)} cues → {', '.join(record['subtitles'])}",
+        file=sys.stderr,
+    )
+    return None
 
 
 def _show(event, args, record: dict, say) -> int | None:

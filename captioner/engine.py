@@ -166,8 +166,10 @@ def _plan(spec, precision, hw, choice, frames, pixels, request) -> memory.Plan |
     if spec is None:
         return None  # a local or unknown checkpoint: nothing to plan from, load and see
     profile = choice.profile
-    if profile.kind != hw.kind:
-        # a forced profile this machine lacks (e.g. "t4" on a laptop): plan for what it assumes
+    if profile.kind != hw.kind or (choice.forced and profile.min_memory_gb > 0):
+        # A forced profile says "plan for this GPU" (e.g. "t4" on a laptop, or "h200" picked in
+        # the page to preview it): plan for the memory it assumes. Its reason carries a
+        # WARNING when this machine is smaller; loading then fails with a clear OutOfMemory.
         devices = profile.min_gpus
         available = int(profile.min_memory_gb * hardware.GiB * devices)
     elif hw.kind == "cpu":

@@ -58,6 +58,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "plan": ("불러올 모델", "What will be loaded"),
     "think": ("생각 모드 (하이브리드 Qwen3 전용)", "Thinking (hybrid Qwen3 models only)"),
     "advanced": ("고급 설정", "Advanced settings"),
+    "style": ("말투", "Speech style"),
+    "length": ("길이", "Length"),
+    "allow_hanja": ("한자 허용 (한자 병기)", "Allow Hanja (한자 병기)"),
+    "subtitles": ("자막 파일 (SRT · WebVTT)", "Subtitles (SRT · WebVTT)"),
     "system": ("시스템 프롬프트", "System prompt"),
     "fps": ("초당 프레임 (fps)", "Frames per second (fps)"),
     "max_frames": ("최대 프레임 수 (0 = 프로필 기본값)", "Max frames (0 = profile default)"),
@@ -403,6 +407,33 @@ def examples() -> list[list]:
         [str(clip), "people", ""],
         [str(clip), "summary", "토끼가 무엇을 하는지 한 문장으로 알려 주세요."],
     ]
+
+
+def style_choices(lang: str) -> list[tuple[str, str]]:
+    return [(c.label_ko if lang == "ko" else c.label_en, c.key) for c in prompts.STYLES]
+
+
+def length_choices(lang: str) -> list[tuple[str, str]]:
+    return [(c.label_ko if lang == "ko" else c.label_en, c.key) for c in prompts.LENGTHS]
+
+
+def timeline_subtitles(run: dict, lang: str) -> tuple[list[str], str | None, str | None]:
+    """(files, vtt for the player, problem) for a finished timeline run; nothing otherwise."""
+    from captioner import reviewui
+
+    if (
+        not run
+        or run.get("preset") != "timeline"
+        or (run.get("prompt") or "").strip()
+        or not run.get("answer")
+    ):
+        return [], None, None
+    stem = Path(run.get("video") or "video").stem[:40] or "video"
+    try:
+        vtt, srt = reviewui.subtitle_files(run["answer"], run.get("duration"), stem)
+    except CaptionerError as exc:
+        return [], None, exc.ko if lang == "ko" else exc.en
+    return [str(srt), str(vtt)], str(vtt), None
 
 
 def preset_choices(lang: str) -> list[tuple[str, str]]:

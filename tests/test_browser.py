@@ -100,3 +100,29 @@ def test_full_flow_in_chromium(page, output_dir):
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+def test_review_tab_rates_and_exports(page, output_dir):
+    """Runs from the caption tab are in the log: open one, rate it, export the list."""
+    page.get_by_role("tab", name="리뷰 · Review").click()
+    page.locator("#review_refresh").click()
+    first_cell = page.locator('#runs_table [data-testid="cell-0-0"]')
+    first_cell.wait_for()
+    first_cell.click()
+    run_input = page.locator("#run_id input")
+    page.wait_for_function("document.querySelector('#run_id input').value !== ''")
+    run_id = run_input.input_value()
+    assert int(run_id) >= 1
+    page.locator("#open_run").click()
+    page.wait_for_function(
+        "document.querySelector('#run_detail span.md').innerText.includes('precision') || document.querySelector('#run_detail span.md').innerText.includes('정밀도')"
+    )
+    page.locator("#score").get_by_text("5").click()
+    page.locator("#reviewer textarea, #reviewer input").first.fill("브라우저 테스트")
+    page.locator("#rate").click()
+    page.wait_for_function("document.querySelector('#review_msg span.md').innerText.includes('★5')")
+    page.locator("#export").click()
+    page.locator("#export_file a, #export_file [download]").first.wait_for()
+    shot = output_dir / "browser-review.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")

@@ -34,6 +34,8 @@ def test_model_choices_fit_the_profile_and_mark_video():
     assert "Qwen/Qwen3-VL-235B-A22B-Instruct" not in values  # does not fit 15 GB
     first = webui.model_choices("auto", T4, "en")[0][1]
     assert first == "Qwen/Qwen3-VL-8B-Instruct"  # the recommended video model first
+    h200 = [v for _, v in webui.model_choices("h200", T4, "en")]
+    assert "Qwen/Qwen3-VL-32B-Instruct" in h200  # a chosen profile previews its own memory
     local = webui.model_choices("auto", T4, "en", extra=("/models/tiny",))
     assert local[0] == ("/models/tiny (📁 local)", "/models/tiny")
 
