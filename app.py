@@ -9,6 +9,7 @@ model and never touches CUDA; the model loads on the first request, with progres
 """
 
 import argparse
+import logging
 import os
 import tempfile
 import threading
@@ -56,6 +57,8 @@ def configure(args: argparse.Namespace) -> None:
     os.environ["CAPTIONER_MAX_FILE_MB"] = str(args.max_file_mb)
     os.environ["CAPTIONER_MAX_DURATION_S"] = str(args.max_duration_s)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "captioner-uploads"))
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # keep the server log readable
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     data = webui.persistent_storage()
     if data is not None:  # a Space with persistent storage: keep downloads and the run log
         os.environ.setdefault("HF_HOME", str(data / "huggingface"))

@@ -129,13 +129,16 @@ def _generation_args(parser: argparse.ArgumentParser, presets: bool = True) -> N
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, stream=sys.stderr)
+    if not args.debug:
+        # library chatter (transformers' deprecation notes, bitsandbytes' optional CPU kernels)
+        # is not for the person reading a caption; --debug shows it
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     from captioner import review_cli
 
     if review_cli.owns(args):
         return review_cli.run(args)
-    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING, stream=sys.stderr)
-    if not args.debug:
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         return {
             "doctor": _doctor,
@@ -267,6 +270,10 @@ def _describe(args) -> int:
         if args.quiet
         else (lambda message: print(f"· {message}", file=sys.stderr))
     )
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the "Loading weights" bar too
     request = _request(args)
     record: dict = {
         "style": _canonical(prompts.style, request.style),
