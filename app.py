@@ -115,6 +115,7 @@ def build(args: argparse.Namespace):
                 elem_id="language",
             )
         intro = gr.Markdown(T("intro", lang))
+        active = gr.Markdown(webui.active_line(profile0, model0, lang, hw), elem_id="active")
         with gr.Tabs() as tabs:
             with gr.Tab("캡션 · Caption", id="caption"):
                 with gr.Row():
@@ -383,8 +384,10 @@ def build(args: argparse.Namespace):
             lang_ = "en" if language_value == "English" else "ko"
             choices = webui.model_choices(profile_value, hw, lang_, extra)
             value = webui.default_model(profile_value, hw, extra)
-            return gr.update(choices=choices, value=value), webui.preview(
-                profile_value, value, lang_, hw
+            return (
+                gr.update(choices=choices, value=value),
+                webui.preview(profile_value, value, lang_, hw),
+                webui.active_line(profile_value, value, lang_, hw),
             )
 
         def on_model(profile_value, model_value, language_value):
@@ -394,10 +397,13 @@ def build(args: argparse.Namespace):
                 webui.preview(profile_value, model_value, lang_, hw),
                 gr.update(visible=webui.thinking_available(model_value), value=False),
                 d["max_new_tokens"], d["temperature"], d["top_p"], d["top_k"], d["repetition_penalty"], d["presence_penalty"],
+                webui.active_line(profile_value, model_value, lang_, hw),
             )  # fmt: skip
 
-        profile.change(on_profile, [profile, language], [model, plan], api_name=False)
-        model.change(on_model, [profile, model, language], [plan, think, *sampling], api_name=False)
+        profile.change(on_profile, [profile, language], [model, plan, active], api_name=False)
+        model.change(
+            on_model, [profile, model, language], [plan, think, *sampling, active], api_name=False
+        )
 
         def on_language(
             language_value, profile_value, model_value, preset_value, style_value, length_value
@@ -421,6 +427,7 @@ def build(args: argparse.Namespace):
                 gr.update(label=L("style"), choices=webui.style_choices(lang_), value=style_value),
                 gr.update(label=L("length"), choices=webui.length_choices(lang_), value=length_value),
                 gr.update(label=L("allow_hanja")), gr.update(label=L("subtitles")),
+                webui.active_line(profile_value, model_value, lang_, hw),
             ]  # fmt: skip
 
         language.change(
@@ -429,7 +436,7 @@ def build(args: argparse.Namespace):
             [title, intro, language, video, video_info, preset, prompt, profile, model, plan, think,
              advanced, system, fps, max_frames, max_pixels, max_new_tokens, repetition_penalty,
              presence_penalty, seed, generate_btn, stop_btn, answer, thinking_box, style, length,
-             allow_hanja, subtitle_files],
+             allow_hanja, subtitle_files, active],
             api_name=False,
         )  # fmt: skip
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)

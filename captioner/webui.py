@@ -201,6 +201,13 @@ def preview(
     return "\n\n".join(lines)
 
 
+def active_line(profile: str | None, model: str | None, lang: str, hw: hardware.Hardware) -> str:
+    """The header's one line: which model, precision and profile the next request will use."""
+    head = "사용 중" if lang == "ko" else "Active"
+    first = preview(profile, model, lang, hw).split("\n\n")[0]
+    return f"{head}: {first}"
+
+
 def sampling_defaults(model: str | None) -> dict:
     """Qwen's recommended sampling for ``model``: the catalog's, or the folder's generation_config."""
     spec = catalog.find(model) if model else None

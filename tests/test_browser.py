@@ -96,6 +96,9 @@ def test_full_flow_in_chromium(page, output_dir):
     page.locator("#language").get_by_text("English").click()
     page.wait_for_function("document.querySelector('#generate').innerText.includes('Generate')")
     assert "Stop" in page.locator("#stop").inner_text()
+    page.wait_for_function(
+        "document.querySelector('#active span.md').innerText.startsWith('Active')"
+    )
     shot = output_dir / "browser-flow.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nscreenshot: {shot}")
@@ -110,7 +113,7 @@ def test_review_tab_rates_and_exports(page, output_dir):
     first_cell.wait_for()
     first_cell.click()
     run_input = page.locator("#run_id input")
-    page.wait_for_function("document.querySelector('#run_id input').value !== ''")
+    page.wait_for_function("!['', '0'].includes(document.querySelector('#run_id input').value)")
     run_id = run_input.input_value()
     assert int(run_id) >= 1
     page.locator("#open_run").click()

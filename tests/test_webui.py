@@ -115,3 +115,10 @@ def test_examples_use_the_shipped_clip(lang):
     rows = webui.examples()
     assert rows and all(Path(row[0]).exists() for row in rows)
     assert {row[1] for row in rows} <= {key for _, key in webui.preset_choices(lang)}
+
+
+def test_header_names_the_active_model_and_profile():
+    line = webui.active_line("auto", "Qwen/Qwen3-VL-8B-Instruct", "en", T4)
+    assert (
+        line.startswith("Active: **Qwen/Qwen3-VL-8B-Instruct**") and "NF4" in line and "t4" in line
+    )
