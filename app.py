@@ -199,43 +199,14 @@ def build(args: argparse.Namespace):
                                 max_pixels = gr.Number(
                                     0, label=T("max_pixels", lang), minimum=0, precision=0
                                 )
-                            with gr.Row():
-                                max_new_tokens = gr.Slider(
-                                    1,
-                                    8192,
-                                    defaults["max_new_tokens"],
-                                    step=1,
-                                    label=T("max_new_tokens", lang),
-                                )
-                                temperature = gr.Slider(
-                                    0.05,
-                                    2.0,
-                                    defaults["temperature"],
-                                    step=0.05,
-                                    label=T("temperature", lang),
-                                )
-                                top_p = gr.Slider(
-                                    0.05, 1.0, defaults["top_p"], step=0.05, label=T("top_p", lang)
-                                )
-                            with gr.Row():
-                                top_k = gr.Slider(
-                                    0, 200, defaults["top_k"], step=1, label=T("top_k", lang)
-                                )
-                                repetition_penalty = gr.Slider(
-                                    0.8,
-                                    2.0,
-                                    defaults["repetition_penalty"],
-                                    step=0.05,
-                                    label=T("repetition_penalty", lang),
-                                )
-                                presence_penalty = gr.Slider(
-                                    0.0,
-                                    2.0,
-                                    defaults["presence_penalty"],
-                                    step=0.1,
-                                    label=T("presence_penalty", lang),
-                                )
-                                seed = gr.Number(-1, label=T("seed", lang), precision=0)
+                            sliders = {}
+                            for row in (webui.SAMPLING_CONTROLS[:3], webui.SAMPLING_CONTROLS[3:]):
+                                with gr.Row():
+                                    for key, low, high, step in row:
+                                        sliders[key] = gr.Slider(
+                                            low, high, defaults[key], step=step, label=T(key, lang)
+                                        )
+                            seed = gr.Number(-1, label=T("seed", lang), precision=0)
                         with gr.Row():
                             generate_btn = gr.Button(
                                 T("generate", lang), variant="primary", elem_id="generate"
@@ -265,7 +236,7 @@ def build(args: argparse.Namespace):
                     webui.examples(), inputs=[video, preset, prompt], label=T("examples", lang)
                 )
 
-        sampling = [max_new_tokens, temperature, top_p, top_k, repetition_penalty, presence_penalty]
+        sampling = list(sliders.values())  # in webui.SAMPLING_CONTROLS order
         inputs = [
             video,
             preset,
@@ -396,7 +367,7 @@ def build(args: argparse.Namespace):
             return (
                 webui.preview(profile_value, model_value, lang_, hw),
                 gr.update(visible=webui.thinking_available(model_value), value=False),
-                d["max_new_tokens"], d["temperature"], d["top_p"], d["top_k"], d["repetition_penalty"], d["presence_penalty"],
+                *(d[key] for key, *_ in webui.SAMPLING_CONTROLS),
                 webui.active_line(profile_value, model_value, lang_, hw),
             )  # fmt: skip
 
@@ -420,8 +391,7 @@ def build(args: argparse.Namespace):
                 webui.preview(profile_value, model_value, lang_, hw), gr.update(label=L("think")),
                 gr.update(label=L("advanced")), gr.update(label=L("system")), gr.update(label=L("fps")),
                 gr.update(label=L("max_frames")), gr.update(label=L("max_pixels")),
-                gr.update(label=L("max_new_tokens")), gr.update(label=L("repetition_penalty")),
-                gr.update(label=L("presence_penalty")), gr.update(label=L("seed")),
+                *(gr.update(label=L(key)) for key, *_ in webui.SAMPLING_CONTROLS), gr.update(label=L("seed")),
                 gr.update(value=L("generate")), gr.update(value=L("stop")), gr.update(label=L("answer")),
                 gr.update(label=L("thinking")),
                 gr.update(label=L("style"), choices=webui.style_choices(lang_), value=style_value),
@@ -434,8 +404,7 @@ def build(args: argparse.Namespace):
             on_language,
             [language, profile, model, preset, style, length],
             [title, intro, language, video, video_info, preset, prompt, profile, model, plan, think,
-             advanced, system, fps, max_frames, max_pixels, max_new_tokens, repetition_penalty,
-             presence_penalty, seed, generate_btn, stop_btn, answer, thinking_box, style, length,
+             advanced, system, fps, max_frames, max_pixels, *sampling, seed, generate_btn, stop_btn, answer, thinking_box, style, length,
              allow_hanja, subtitle_files, active],
             api_name=False,
         )  # fmt: skip

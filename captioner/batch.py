@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from captioner import review, subtitles
-from captioner.errors import CaptionerError, InvalidRequest, ModelError, VideoError
+from captioner import review, subtitles, video
+from captioner.errors import CaptionerError, InternalError, InvalidRequest, ModelError, VideoError
 
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi")
 EXPORT_NAMES = {"csv": "runs.csv", "jsonl": "runs.jsonl", "html": "report.html"}
 Progress = Callable[[int, int, str], None]  # (finished jobs, total jobs, what just finished)
 
@@ -59,7 +58,7 @@ def find_videos(inputs: Iterable[str | os.PathLike[str]], recursive: bool = Fals
             for child in sorted(path.glob(pattern), key=lambda p: str(p).lower()):
                 if (
                     child.is_file()
-                    and child.suffix.lower() in VIDEO_EXTENSIONS
+                    and child.suffix.lower() in video.VIDEO_EXTENSIONS
                     and not child.name.startswith(".")
                 ):
                     add(child)
@@ -339,22 +338,16 @@ def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
         raise
     except Exception as exc:  # noqa: BLE001 - recorded by review.record; the batch goes on
         user_error = isinstance(exc, CaptionerError)
-        error = exc if user_error else _internal(exc)
+        error = exc if user_error else InternalError.wrap(exc)
         return "failed", run_ids[0] if run_ids else None, error, user_error
     run_id = run_ids[0] if run_ids else None
     if last is None:
-        return "failed", run_id, _internal(RuntimeError("no result")), False
+        return "failed", run_id, InternalError.wrap(RuntimeError("no result")), False
     if last.kind == "error":
         return "failed", run_id, last.error, bool(last.user_error)
     if last.metrics.finish_reason == "stopped":
         return "stopped", run_id, None, True
     return "done", run_id, None, True
-
-
-def _internal(exc: BaseException) -> CaptionerError:
-    return CaptionerError(
-        "내부 오류가 발생했습니다.", "Internal error.", detail=f"{type(exc).__name__}: {exc}"
-    )
 
 
 def _failure(path: Path, model, prompt: str, run_id, error, user_error: bool) -> dict:

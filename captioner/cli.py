@@ -139,27 +139,34 @@ def main(argv: list[str] | None = None) -> int:
 
     if review_cli.owns(args):
         return review_cli.run(args)
+    commands = {
+        "doctor": _doctor,
+        "describe": _describe,
+        "ask": _describe,
+        "make-tiny": _make_tiny,
+        "bench": _bench,
+    }
+    return guarded(commands[args.command], args)
+
+
+def guarded(handler, args) -> int:
+    """Run a command: user errors print Korean + English and exit 2, never a traceback;
+    anything else exits 1 (with the traceback under --debug); Ctrl-C exits 130."""
     try:
-        return {
-            "doctor": _doctor,
-            "describe": _describe,
-            "ask": _describe,
-            "make-tiny": _make_tiny,
-            "bench": _bench,
-        }[args.command](args)
+        return handler(args)
     except CaptionerError as exc:
-        _error(exc)
+        print_error(exc)
         return EXIT_USER
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
         print(f"내부 오류 / internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
 
 
-def _error(exc: CaptionerError) -> None:
+def print_error(exc: CaptionerError) -> None:
     print(f"오류: {exc.ko}\nerror: {exc.en}", file=sys.stderr)
 
 
@@ -319,7 +326,7 @@ def _write_subtitles(args, record: dict) -> int | None:
     try:
         cues = subtitles.parse(record["answer"], record.get("duration_s"))
     except CaptionerError as exc:
-        _error(exc)
+        print_error(exc)
         record["subtitles_error"] = exc.to_dict()
         return EXIT_USER
     record["subtitles"] = [str(subtitles.write(cues, path, fmt)) for path, fmt in targets]
@@ -376,7 +383,7 @@ def _show(event, args, record: dict, say) -> int | None:
             korean=check.to_dict() if check is not None else None,
         )
     elif kind == "error":
-        _error(event.error)
+        print_error(event.error)
         if event.error.detail and args.debug:
             print(event.error.detail, file=sys.stderr)
         if args.json:

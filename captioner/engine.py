@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from captioner import catalog, generation, hardware, loader, memory, profiles, prompts, video
-from captioner.errors import CaptionerError, InvalidRequest, UnsupportedInput
+from captioner.errors import CaptionerError, InternalError, InvalidRequest, UnsupportedInput
 from captioner.generation import Error, Options, Request
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,12 @@ def setup(request: DescribeRequest, hw: hardware.Hardware | None = None) -> Setu
         )
     is_video_model = spec.supports_video if spec is not None else wants_video
     precision = request.precision or (choice.precision if is_video_model else choice.text_precision)
-    device = _device(hw.kind)
+    kind = choice.profile.kind
+    # The profile's device when this machine has one (a CPU always exists: the fallback for a
+    # GPU too small for any model); else this machine's, e.g. "t4" previewed on a laptop.
+    device = _device(kind if kind in (hw.kind, "cpu") else hw.kind)
     reason, reason_ko = choice.reason, choice.reason_ko
-    if choice.profile.kind != hw.kind:
+    if kind not in (hw.kind, "cpu"):
         reason += f"; this machine has no {choice.profile.kind} device → runs on {device}"
         reason_ko += f"; 이 컴퓨터에는 {choice.profile.kind} 장치가 없어 {device}에서 실행"
     compute_dtype = _compute_dtype(precision, choice)
@@ -135,7 +138,7 @@ def setup(request: DescribeRequest, hw: hardware.Hardware | None = None) -> Setu
             "프레임 수, 해상도, fps 는 양수여야 합니다.",
             "Frames, resolution and fps must be positive.",
         )
-    plan = _plan(spec, precision, hw, choice, max_frames if wants_video else 0, max_pixels, request)
+    plan = _plan(spec, precision, choice, max_frames if wants_video else 0, max_pixels, request)
     if spec is not None and model != (choice.video_model if wants_video else choice.text_model):
         reason += f"; model {spec.label} requested by the user"
         reason_ko += f"; 사용자가 {spec.label} 선택"
@@ -161,32 +164,21 @@ def _compute_dtype(precision: str, choice: profiles.Choice) -> str:
     return loader.TORCH_DTYPES[precision]
 
 
-def _plan(spec, precision, hw, choice, frames, pixels, request) -> memory.Plan | None:
-    """The memory plan for a catalog model; refuses (with what would fit) when it cannot fit."""
+def _plan(spec, precision, choice, frames, pixels, request) -> memory.Plan | None:
+    """The memory plan for a catalog model, in the memory the profile was planned for (this
+    machine, or what a forced profile assumes); refuses, naming what would fit."""
     if spec is None:
         return None  # a local or unknown checkpoint: nothing to plan from, load and see
-    profile = choice.profile
-    if profile.kind != hw.kind or (choice.forced and profile.min_memory_gb > 0):
-        # A forced profile says "plan for this GPU" (e.g. "t4" on a laptop, or "h200" picked in
-        # the page to preview it): plan for the memory it assumes. Its reason carries a
-        # WARNING when this machine is smaller; loading then fails with a clear OutOfMemory.
-        devices = profile.min_gpus
-        available = int(profile.min_memory_gb * hardware.GiB * devices)
-    elif hw.kind == "cpu":
-        available, devices = int(hw.ram_bytes * profiles.CPU_MEMORY_SHARE), 1
-    elif hw.kind == "mps":
-        available, devices = int(hw.ram_bytes * profiles.MPS_MEMORY_SHARE), 1
-    else:
-        available, devices = hw.gpu_memory_bytes, hw.gpu_count
+    budget = choice.video_plan
     new_tokens = request.options.max_new_tokens or spec.sampling.max_new_tokens
     return memory.require_fit(
         spec,
         precision,
-        available,
+        budget.available_bytes,
         frames=frames,
         frame_pixels=pixels,
         max_new_tokens=min(new_tokens, profiles.PLAN_NEW_TOKENS),
-        devices=devices,
+        devices=budget.devices,
     )
 
 
@@ -220,7 +212,7 @@ def describe(
         return
     except Exception as exc:  # noqa: BLE001 - an event, never a traceback in the page
         log.exception("preparing the request failed")
-        yield Error(generation._internal(exc), user_error=False)
+        yield Error(InternalError.wrap(exc), user_error=False)
         return
     yield Prepared(chosen, clip, loaded)
     yield Status("generate", "생성 중 / generating")

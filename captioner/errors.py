@@ -93,6 +93,20 @@ class OutOfMemory(CaptionerError):
     code = "out_of_memory"
 
 
+class InternalError(CaptionerError):
+    """Not the user's doing (a bug, the machine): shown without a traceback, exit code 1."""
+
+    code = "internal"
+
+    @classmethod
+    def wrap(cls, exc: BaseException) -> InternalError:
+        return cls(
+            "내부 오류가 발생했습니다. 로그를 확인하세요.",
+            "Internal error. See the log.",
+            detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+        )
+
+
 class MissingDependency(CaptionerError):
     code = "missing_dependency"
 

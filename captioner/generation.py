@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from captioner import korean, prompts
-from captioner.errors import CaptionerError, InvalidRequest, OutOfMemory, UnsupportedInput
+from captioner.errors import (
+    CaptionerError,
+    InternalError,
+    InvalidRequest,
+    OutOfMemory,
+    UnsupportedInput,
+)
 from captioner.textstream import IncrementalDecoder
 
 log = logging.getLogger(__name__)
@@ -336,7 +342,7 @@ class TransformersBackend:
             return
         except Exception as exc:  # noqa: BLE001 - reported as an event, never a traceback
             log.exception("preparing the request failed")
-            yield Error(_internal(exc), user_error=False)
+            yield Error(InternalError.wrap(exc), user_error=False)
             return
         preprocess_s = time.perf_counter() - started
         with self.loaded.lock:  # one generation per model at a time
@@ -401,7 +407,7 @@ class TransformersBackend:
             elif isinstance(failure, CaptionerError):
                 yield Error(failure, user_error=True)
             else:
-                yield Error(_internal(failure), user_error=False)
+                yield Error(InternalError.wrap(failure), user_error=False)
             return
         total = time.perf_counter() - started
         stopped = stop.is_set() and new_tokens < sampling["max_new_tokens"]
@@ -508,14 +514,6 @@ def _validate(sampling: dict) -> None:
         raise InvalidRequest(
             f"생성 설정이 범위를 벗어났습니다: {joined}", f"Sampling options out of range: {joined}"
         )
-
-
-def _internal(exc: BaseException) -> CaptionerError:
-    return CaptionerError(
-        "생성 중 내부 오류가 발생했습니다. 로그를 확인하세요.",
-        "Internal error during generation. See the log.",
-        detail=f"{type(exc).__name__}: {str(exc)[:300]}",
-    )
 
 
 class _PeakMemory:

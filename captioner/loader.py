@@ -376,8 +376,9 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
     device = _device(request)
     progress(0.8, f"가중치 불러오는 중 / loading weights ({request.precision}, {device})")
     auto_model = AutoModelForImageTextToText if vision else AutoModelForCausalLM
+    kwargs = _from_pretrained_kwargs(request, device)
     try:
-        model = auto_model.from_pretrained(path, **_from_pretrained_kwargs(request, device))
+        model = auto_model.from_pretrained(path, **kwargs)
         processor = (
             AutoProcessor.from_pretrained(path) if vision else AutoTokenizer.from_pretrained(path)
         )
@@ -393,7 +394,7 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
             f"Could not load model '{request.model}'.",
             detail=f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
-    if "device_map" not in _from_pretrained_kwargs(request, device) and device != "cpu":
+    if "device_map" not in kwargs and device != "cpu":
         model = model.to(device)
     model.eval()
     if request.adapter:

@@ -249,6 +249,7 @@ class Plan:
     max_frames: int  # frames that fit with these settings (<= the cap asked for)
     video_tokens: int
     reason: str
+    devices: int = 1  # GPUs the plan spreads over (available_bytes is their total)
 
 
 def plan(
@@ -308,6 +309,7 @@ def plan(
         max_frames=budget,
         video_tokens=video_tokens,
         reason=reason,
+        devices=devices,
     )
 
 

@@ -262,18 +262,17 @@ def _mps(hw: Hardware) -> Choice:
 
 
 def _forced(hw: Hardware, profile: Profile) -> Choice:
-    """A profile the user forced: its models as written, checked (not changed) by the planner."""
-    if profile.kind == hw.kind == "cuda":
-        available, devices = hw.gpu_memory_bytes, hw.gpu_count
-        if not hw.bf16 and "bf16" in (profile.precision, profile.text_precision):
-            profile = _with_dense(profile, "fp16")  # bf16 on sm<80 is emulated: never pick it
-    elif profile.kind == hw.kind:
-        share = CPU_MEMORY_SHARE if hw.kind == "cpu" else MPS_MEMORY_SHARE
-        available, devices = int(hw.ram_bytes * share), 1
-    else:
-        # Forcing e.g. "t4" on a laptop previews that profile: plan for the memory it assumes.
+    """A profile the user chose ("this is my GPU", or a preview of one): its models as
+    written, planned for the memory the profile assumes (GPU profiles) or for this machine's
+    RAM (cpu, mps), with a WARNING when this machine's GPU memory is smaller than that."""
+    if hw.kind == "cuda" and not hw.bf16 and "bf16" in (profile.precision, profile.text_precision):
+        profile = _with_dense(profile, "fp16")  # bf16 on sm<80 is emulated: never pick it
+    if profile.min_memory_gb > 0:
         devices = profile.min_gpus
         available = int(profile.min_memory_gb * GiB * devices)
+    else:  # cpu and mps size themselves from this machine's RAM
+        share = CPU_MEMORY_SHARE if profile.kind == "cpu" else MPS_MEMORY_SHARE
+        available, devices = int(hw.ram_bytes * share), 1
     video = _plan_video(profile.video_model, profile.precision, available, profile, devices)
     text = memory.plan(
         catalog.get(profile.text_model),
@@ -286,16 +285,20 @@ def _forced(hw: Hardware, profile: Profile) -> Choice:
     head_en = f"profile '{profile.name}' forced by {ENV_OVERRIDE}/override"
     head_ko = f"{ENV_OVERRIDE}/지정으로 프로필 '{profile.name}' 강제 사용"
     choice = _choice(profile, video, text, head_en, head_ko, hw, forced=True)
-    if video.max_frames >= MIN_FRAMES_FLOOR:
+    if video.max_frames < MIN_FRAMES_FLOOR:
+        problem = (f"does not fit {_gb(available)}", f"{_gb(available)}에 들어가지 않아")
+    elif profile.kind == hw.kind == "cuda" and hw.gpu_memory_bytes < available:
+        have = _gb(hw.gpu_memory_bytes)
+        problem = (f"this machine has {have}, the profile assumes {_gb(available)}",
+                   f"이 컴퓨터는 {have}, 프로필은 {_gb(available)} 가정")  # fmt: skip
+    else:
         return choice
     return dataclasses.replace(
         choice,
         fits=False,
-        max_frames=profile.max_frames,
-        reason=choice.reason
-        + f" — WARNING: does not fit {_gb(available)}; loading will likely run out of memory",
-        reason_ko=choice.reason_ko
-        + f" — 경고: {_gb(available)}에 들어가지 않아 메모리 부족이 예상됩니다",
+        max_frames=min(choice.max_frames, profile.max_frames) or profile.max_frames,
+        reason=choice.reason + f" — WARNING: {problem[0]}; loading will likely run out of memory",
+        reason_ko=choice.reason_ko + f" — 경고: {problem[1]}; 메모리 부족이 예상됩니다",
     )
 
 

@@ -378,26 +378,14 @@ def _file_sha256(path: str | None) -> str | None:
     """Content hash of the video, or None when it cannot be read (the engine reports why).
 
     Goes through video.py's memo, so the engine does not hash the same upload again."""
-    if not path:
+    if not path or not os.path.isfile(path):
         return None
-    try:
-        st = os.stat(path)
-        if not os.path.isfile(path):
-            return None
-    except OSError:
-        return None
-    try:
-        from captioner import video
+    from captioner import video
 
-        return video._file_sha256(path, st)
+    try:
+        return video.file_sha256(path)
     except CaptionerError:
         return None
-    except (ImportError, AttributeError):  # pragma: no cover - video.py changed shape
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
 
 
 def resolved_prompt(request: Any) -> tuple[str | None, str | None]:

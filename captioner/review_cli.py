@@ -20,9 +20,9 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from captioner.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, guarded
 from captioner.errors import CaptionerError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
 _HANDLER = "_review_cli_handler"
 log = logging.getLogger(__name__)
 
@@ -134,22 +134,7 @@ def run(args: argparse.Namespace) -> int:
     if handler is None:
         print("내부 오류 / internal error: not a batch/review command", file=sys.stderr)
         return EXIT_INTERNAL
-    try:
-        return handler(args)
-    except CaptionerError as exc:
-        _error(exc)
-        return EXIT_USER
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001
-        if getattr(args, "debug", False):
-            raise
-        print(f"내부 오류 / internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_INTERNAL
-
-
-def _error(exc: CaptionerError) -> None:
-    print(f"오류: {exc.ko}\nerror: {exc.en}", file=sys.stderr)
+    return guarded(handler, args)
 
 
 def _open_log(args):

@@ -7,7 +7,6 @@ what the page shows. ``app.py`` only wires components to these functions.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil
@@ -17,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import review, subtitles, webui
+from captioner import review, subtitles, video, webui
 from captioner.errors import CaptionerError, InvalidRequest
 
 HEADERS = {
@@ -43,18 +42,19 @@ def keep_video(path: str | None) -> str | None:
     copy's path; uploads in the web server's temp dir are deleted after an hour."""
     if not path or not Path(path).is_file():
         return path
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        sha = video.file_sha256(path)  # the engine and the log reuse this hash
+    except CaptionerError:
+        return path  # unreadable: the engine reports it with the right message
     folder = library_dir()
-    target = folder / f"{digest.hexdigest()}{Path(path).suffix.lower()}"
+    target = folder / f"{sha}{Path(path).suffix.lower()}"
     try:
         if not target.exists():
             folder.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".part")
             shutil.copyfile(path, partial)
             partial.replace(target)
+        video.remember_sha256(target, sha)  # a byte-for-byte copy: no second read
         return str(target)
     except OSError:
         return path  # a full disk must not stop captioning; the run is still logged

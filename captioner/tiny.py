@@ -27,12 +27,6 @@ from pathlib import Path
 
 from captioner.textstream import bytes_to_unicode
 
-# Qwen2/Qwen3 pre-tokenizer split pattern (the same as Qwen's tiktoken PAT_STR).
-QWEN_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
-    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
-
 # Qwen3's added tokens, in id order from 151643 (special=False for the tool/think tags,
 # as in Qwen3's tokenizer_config.json).
 ADDED_TOKENS: tuple[tuple[str, bool], ...] = (

@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "decord", "pyav")
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi")  # what the page and batch accept
 _MIB = 1024 * 1024
 # Frames whose index/fps misses the real time by more than this are "variable frame rate".
 _VFR_TOLERANCE_S = 1e-3
@@ -330,9 +331,35 @@ _HASH_MEMO_MAX = 256
 _HASH_LOCK = threading.Lock()
 
 
+def _memo_key(path: str, st: os.stat_result) -> tuple[str, int, int, int]:
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Content hash of a file (the key of the clip cache and of the run log), computed once
+    per file version: an upload is read for hashing once, whoever asks."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise VideoNotFound(
+            f"영상 파일을 찾을 수 없습니다: {Path(path).name}",
+            f"Video file not found: {Path(path).name}",
+            detail=str(exc),
+        ) from None
+    return _file_sha256(path, st)
+
+
+def remember_sha256(path: str | os.PathLike[str], sha256: str) -> None:
+    """Record a hash already known (e.g. of a byte-for-byte copy) so it is not read again."""
+    path = os.fspath(path)
+    with _HASH_LOCK:
+        _HASH_MEMO[_memo_key(path, os.stat(path))] = sha256
+
+
 def _file_sha256(path: str, st: os.stat_result) -> str:
     """SHA-256 of the file, read in 1 MiB chunks; remembered while size and mtime hold."""
-    memo_key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    memo_key = _memo_key(path, st)
     with _HASH_LOCK:
         if memo_key in _HASH_MEMO:
             _HASH_MEMO.move_to_end(memo_key)

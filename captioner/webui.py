@@ -26,7 +26,6 @@ from captioner.errors import CaptionerError
 from captioner.generation import Options
 
 LANGS = ("ko", "en")
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".mkv", ".avi")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # key: (Korean, English). Data, not logic: the page looks labels up here.
@@ -108,6 +107,18 @@ TEXTS: dict[str, tuple[str, str]] = {
         "first token {ttft:.2f}s · {tokens} tokens · {tps:.1f} tok/s · {frames} frames ({video_tokens} video tokens) · memory {mem:.2f} GiB",
     ),
 }
+
+
+# The sampling sliders of the advanced section: (key in TEXTS and in Form, low, high, step).
+# Their order is the order of the page's inputs and of the /describe API parameters.
+SAMPLING_CONTROLS: tuple[tuple[str, float, float, float], ...] = (
+    ("max_new_tokens", 1, 8192, 1),
+    ("temperature", 0.05, 2.0, 0.05),
+    ("top_p", 0.05, 1.0, 0.05),
+    ("top_k", 0, 200, 1),
+    ("repetition_penalty", 0.8, 2.0, 0.05),
+    ("presence_penalty", 0.0, 2.0, 0.1),
+)
 
 
 def t(key: str, lang: str, **values) -> str:

