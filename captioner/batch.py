@@ -33,6 +33,7 @@ from typing import Any
 
 from captioner import review, subtitles, video
 from captioner.errors import CaptionerError, InternalError, InvalidRequest, ModelError, VideoError
+from captioner.settings import Settings
 
 EXPORT_NAMES = {"csv": "runs.csv", "jsonl": "runs.jsonl", "html": "report.html"}
 Progress = Callable[[int, int, str], None]  # (finished jobs, total jobs, what just finished)
@@ -214,7 +215,7 @@ def run_batch(
     stop: threading.Event | None = None,
     recursive: bool = False,
     exports: Sequence[str] = review.EXPORT_FORMATS,
-    hw: Any = None,
+    settings: Settings,
     **request_fields: Any,
 ) -> BatchSummary:
     """Run every video × prompt × model combination not already done; returns the summary.
@@ -268,7 +269,7 @@ def run_batch(
                             log,
                             stats,
                             stop,
-                            hw,
+                            settings,
                             known_error=video_errors.get(str(path)) or model_error,
                         )
                         if run_id is not None:
@@ -306,7 +307,7 @@ def run_batch(
     return summary
 
 
-def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
+def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=None):
     """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
     "done", "stopped" or "failed"."""
     from captioner import engine
@@ -323,7 +324,7 @@ def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
     last = None
     load_started = None
     try:
-        events = engine.describe(request, stop=stop, hw=hw)
+        events = engine.describe(request, settings, stop=stop)
         for event in review.record(
             events, request, log=log, source="batch", on_start=run_ids.append
         ):

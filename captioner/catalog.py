@@ -17,7 +17,9 @@ Usage::
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from captioner import errors
@@ -159,37 +161,20 @@ def _vl(size: str, text: TextArch, vision: VisionArch, params: int | None, note:
     return instruct, thinking
 
 
-def _qwen3(size: str, text: TextArch, params: int | None, note: str = "") -> ModelSpec:
+def _qwen3(size: str, text: TextArch, params: int | None, note: str = "", *, instruct_2507=False):
+    """A Qwen3 text checkpoint: the hybrid original, or its instruct-only 2507 release."""
+    if instruct_2507:
+        kind = dict(thinking="never", sampling=INSTRUCT_2507, thinking_sampling=None,
+                    context_length=262144, rope_theta=5_000_000.0)  # fmt: skip
+        model_id = f"Qwen/Qwen3-{size}-Instruct-2507"
+    else:
+        kind = dict(thinking="hybrid", sampling=QWEN3_NON_THINKING,
+                    thinking_sampling=QWEN3_THINKING, context_length=QWEN3_CONTEXT)  # fmt: skip
+        model_id = f"Qwen/Qwen3-{size}"
     return ModelSpec(
-        id=f"Qwen/Qwen3-{size}",
-        family="qwen3",
-        modality="text",
-        thinking="hybrid",
-        text=text,
-        vision=None,
-        context_length=QWEN3_CONTEXT,
-        params=params,
-        sampling=QWEN3_NON_THINKING,
-        thinking_sampling=QWEN3_THINKING,
-        note=note,
-    )
-
-
-def _instruct_2507(size: str, text: TextArch, params: int | None, note: str) -> ModelSpec:
-    return ModelSpec(
-        id=f"Qwen/Qwen3-{size}-Instruct-2507",
-        family="qwen3",
-        modality="text",
-        thinking="never",
-        text=text,
-        vision=None,
-        context_length=262144,
-        params=params,
-        sampling=INSTRUCT_2507,
-        thinking_sampling=None,
-        rope_theta=5_000_000.0,
-        note=note,
-    )
+        id=model_id, family="qwen3", modality="text", text=text, vision=None, params=params,
+        note=note, **kind,
+    )  # fmt: skip
 
 
 # Ordered: video models first (small to large), then text models (small to large).
@@ -230,18 +215,20 @@ CATALOG: tuple[ModelSpec, ...] = (
     _qwen3("32B", _text(5120, 64, 64, 8, 25600, False), 32_762_123_264),
     _qwen3("30B-A3B", _text(2048, 48, 32, 4, 6144, False, **_MOE_30B), 30_532_122_624),
     _qwen3("235B-A22B", _text(4096, 94, 64, 4, 12288, False, **_MOE_235B), 235_093_634_560),
-    _instruct_2507(
+    _qwen3(
         "4B",
         _text(2560, 36, 32, 8, 9728, True),
         None,
         "dims from third-party copies equal to Qwen3-4B (reference S10); total unconfirmed",
+        instruct_2507=True,
     ),
-    _instruct_2507(
+    _qwen3(
         "30B-A3B",
         _text(2048, 48, 32, 4, 6144, False, **_MOE_30B),
         None,
         "hidden/intermediate/moe_intermediate/tying unconfirmed: assumed equal to "
         "Qwen3-30B-A3B (the card gives the same 30.5B/3.3B/29.9B counts); rope_theta unknown",
+        instruct_2507=True,
     ),
 )
 
@@ -275,6 +262,38 @@ def video_models() -> tuple[ModelSpec, ...]:
 
 def text_models() -> tuple[ModelSpec, ...]:
     return tuple(s for s in CATALOG if not s.supports_video)
+
+
+DEFAULT_MAX_NEW_TOKENS = 1024  # an answer's default length (the cards' 16,384 is a ceiling)
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty")
+
+
+def recommended_sampling(model: str | None, think: bool | None = None) -> dict:
+    """Qwen's recommended sampling for a checkpoint, with ``max_new_tokens``: the catalog's
+    values for a real id (the thinking ones when it thinks), else the checkpoint folder's
+    generation_config.json, else Qwen3-VL Instruct's (the commonest case)."""
+    spec = find(model) if model else None
+    if spec is not None:
+        thinks = think if spec.thinking == "hybrid" else spec.thinking == "always"
+        chosen = spec.thinking_sampling if thinks and spec.thinking_sampling else spec.sampling
+        values = {key: getattr(chosen, key) for key in SAMPLING_KEYS}
+    else:
+        values = {key: getattr(VL_INSTRUCT, key) for key in SAMPLING_KEYS}
+        values["presence_penalty"] = None  # not ours to guess for someone else's checkpoint
+        values.update(_generation_config(model))
+    return {**values, "max_new_tokens": DEFAULT_MAX_NEW_TOKENS}
+
+
+def _generation_config(folder: str | None) -> dict:
+    if not folder:
+        return {}
+    path = Path(folder).expanduser() / "generation_config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    keys = ("temperature", "top_p", "top_k", "repetition_penalty")
+    return {key: data[key] for key in keys if isinstance(data, dict) and data.get(key) is not None}
 
 
 def hf_config(spec: ModelSpec) -> PretrainedConfig:

@@ -83,6 +83,16 @@ class UnsupportedInput(ModelError):
     code = "unsupported_input"
 
 
+def text_only_model(label: str | None = None) -> UnsupportedInput:
+    """A text-only Qwen3 was given a video: refused, never silently dropped."""
+    ko_name = f"{label} 은(는)" if label else "선택한 모델은"
+    en_name = label or "The selected model"
+    return UnsupportedInput(
+        f"{ko_name} 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
+        f"{en_name} is a text-only Qwen3 and cannot see videos. Pick a Qwen3-VL model.",
+    )
+
+
 class InvalidRequest(CaptionerError):
     """A bad option (negative frames, unknown preset, bad --simulate-gpu string...)."""
 

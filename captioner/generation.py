@@ -32,15 +32,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from captioner import korean, prompts
-from captioner.errors import (
-    CaptionerError,
-    InternalError,
-    InvalidRequest,
-    OutOfMemory,
-    UnsupportedInput,
-)
-from captioner.textstream import IncrementalDecoder
+from captioner import catalog, korean, prompts
+from captioner.errors import CaptionerError, InternalError, InvalidRequest, OutOfMemory
+from captioner.precision import GiB
+from captioner.textstream import IncrementalDecoder, token_id
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +93,20 @@ class Metrics:
     peak_memory_kind: str  # "cuda max allocated" | "process peak RSS"
     finish_reason: str  # "eos" | "length" | "stopped"
 
-    def summary(self) -> str:
-        gib = self.peak_memory_bytes / 2**30
-        return (
-            f"첫 토큰 {self.ttft_s:.2f}s · {self.new_tokens} 토큰 · {self.tokens_per_s:.1f} tok/s · "
-            f"프레임 {self.frames} ({self.video_tokens} 비디오 토큰) · 메모리 {gib:.2f} GiB"
-        )
+    def line(self, lang: str = "ko") -> str:
+        """One line for people (the CLI's stderr, the page's metrics), in Korean or English."""
+        values = dict(ttft=self.ttft_s, tokens=self.new_tokens, tps=self.tokens_per_s,
+                      frames=self.frames, video_tokens=self.video_tokens,
+                      mem=self.peak_memory_bytes / GiB)  # fmt: skip
+        return _METRICS_LINE[0 if lang == "ko" else 1].format(**values)
+
+
+_METRICS_LINE = (
+    "첫 토큰 {ttft:.2f}s · {tokens} 토큰 · {tps:.1f} tok/s · 프레임 {frames}개 "
+    "({video_tokens} 비디오 토큰) · 메모리 {mem:.2f} GiB",
+    "first token {ttft:.2f}s · {tokens} tokens · {tps:.1f} tok/s · {frames} frames "
+    "({video_tokens} video tokens) · memory {mem:.2f} GiB",
+)
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,8 @@ class _ThinkSplitter:
     """Routes token ids to the answer or the reasoning by the <think>/</think> token ids."""
 
     def __init__(self, tokenizer, prompt_ids: list[int]) -> None:
-        self.start_id = _token_id(tokenizer, "<think>")
-        self.end_id = _token_id(tokenizer, "</think>")
+        self.start_id = token_id(tokenizer, "<think>")
+        self.end_id = token_id(tokenizer, "</think>")
         self.thinking = self._starts_thinking(tokenizer, prompt_ids)
         self.answer = IncrementalDecoder(tokenizer)
         self.reasoning = IncrementalDecoder(tokenizer)
@@ -196,7 +199,7 @@ class _ThinkSplitter:
     def _starts_thinking(self, tokenizer, prompt_ids: list[int]) -> bool:
         # -Thinking templates open "<think>\n" in the prompt itself; hybrid ones with thinking
         # off close an empty block there. Look only at the assistant turn being generated.
-        im_start = _token_id(tokenizer, "<|im_start|>")
+        im_start = token_id(tokenizer, "<|im_start|>")
         turn = prompt_ids
         if im_start is not None and im_start in prompt_ids:
             turn = prompt_ids[len(prompt_ids) - 1 - prompt_ids[::-1].index(im_start) :]
@@ -238,13 +241,6 @@ class _ThinkSplitter:
         return [Thinking(text) if self.thinking else Text(text)]
 
 
-def _token_id(tokenizer, token: str) -> int | None:
-    index = tokenizer.convert_tokens_to_ids(token)
-    if index is None or index == getattr(tokenizer, "unk_token_id", None):
-        return None
-    return index
-
-
 # --- the backend --------------------------------------------------------------------------------
 class TransformersBackend:
     """Generation with a locally loaded transformers model (``loader.LoadedModel``)."""
@@ -254,31 +250,11 @@ class TransformersBackend:
 
     def sampling(self, options: Options) -> dict:
         """generate() sampling arguments: the request's values over the model's recommended ones."""
-        from captioner import catalog
-
-        spec = catalog.find(self.loaded.model_id)
-        config = self.loaded.model.generation_config
-        recommended: dict[str, Any] = {
-            "temperature": getattr(config, "temperature", None) or 0.7,
-            "top_p": getattr(config, "top_p", None) or 0.8,
-            "top_k": getattr(config, "top_k", None) or 20,
-            "repetition_penalty": getattr(config, "repetition_penalty", None) or 1.0,
-            "presence_penalty": None,
-            "max_new_tokens": 1024,
-        }
-        if spec is not None:
-            think = options.think if spec.thinking == "hybrid" else spec.thinking == "always"
-            chosen = spec.thinking_sampling if think and spec.thinking_sampling else spec.sampling
-            recommended.update(
-                temperature=chosen.temperature,
-                top_p=chosen.top_p,
-                top_k=chosen.top_k,
-                repetition_penalty=chosen.repetition_penalty,
-                presence_penalty=chosen.presence_penalty,
-            )
-        values = {
-            key: getattr(options, key) for key in recommended if getattr(options, key) is not None
-        }
+        loaded = self.loaded
+        # a real id's values come from the catalog, a folder's from its generation_config
+        source = loaded.model_id if catalog.find(loaded.model_id) else loaded.path
+        recommended = catalog.recommended_sampling(source, options.think)
+        values = {k: getattr(options, k) for k in recommended if getattr(options, k) is not None}
         merged = {**recommended, **values}
         merged["do_sample"] = options.do_sample if options.do_sample is not None else True
         _validate(merged)
@@ -288,11 +264,6 @@ class TransformersBackend:
         """Model inputs for the request, the prompt ids and the number of video tokens."""
         loaded = self.loaded
         with_video = request.clip is not None
-        if with_video and not loaded.accepts_video:
-            raise UnsupportedInput(
-                "선택한 모델은 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
-                "The selected model is a text-only Qwen3 and cannot see videos. Pick a Qwen3-VL model.",
-            )
         messages = prompts.build_messages(
             request.prompt,
             with_video=with_video,

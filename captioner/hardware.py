@@ -3,10 +3,9 @@
 ``detect()`` asks torch (imported lazily, so importing this module stays cheap) and caches
 the answer; ``simulate("Tesla T4:15:7.5")`` builds the same facts for a GPU we do not have,
 for ``python -m captioner doctor --simulate-gpu ...``, the UI's profile preview and tests.
-Which model and precision follow from these facts is decided in ``profiles.py``.
-
-Memory sizes are in GiB (2**30 bytes) and printed as "GB", the way nvidia-smi and torch
-report them: a T4 shows about 15 GB, an "80GB" H100 about 79 GB.
+Which model and precision follow from these facts is decided in ``profiles.py``; whether
+bf16 is really fast on this CPU is measured once by ``cpu.py`` and recorded here
+(``cpu_bf16_speedup``). Memory sizes are in GiB, as torch reports them (``precision.GiB``).
 """
 
 from __future__ import annotations
@@ -15,11 +14,13 @@ import functools
 import os
 import platform
 import re
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from captioner import errors
+from captioner.precision import GiB
 
-GiB = 1024**3
 # CPU features that make bf16 matmuls fast on a CPU (AMX) or at least native (AVX-512 BF16).
 CPU_FLAGS_OF_INTEREST = frozenset(
     {
@@ -66,6 +67,9 @@ class Hardware:
     ram_bytes: int
     cpu_flags: frozenset[str] = field(default_factory=frozenset)
     simulated: bool = False
+    # bf16 / fp32 speed of the CPU model's matrix-vector products, measured by cpu.py on
+    # machines with native bf16; None: not measured (simulated, or no native bf16)
+    cpu_bf16_speedup: float | None = None
 
     @property
     def kind(self) -> str:
@@ -114,6 +118,8 @@ class Hardware:
 @functools.cache
 def detect() -> Hardware:
     """The real machine, asked once per process."""
+    if not _may_have_accelerator():
+        return Hardware((), False, *_cpu_facts())  # no torch import: doctor answers at once
     import torch  # lazy: importing captioner must not pay for torch
 
     gpus: list[GPU] = []
@@ -123,6 +129,15 @@ def detect() -> Hardware:
             gpus.append(GPU(i, props.name, int(props.total_memory), (props.major, props.minor)))
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return Hardware(tuple(gpus), mps and not gpus, *_cpu_facts())
+
+
+def _may_have_accelerator() -> bool:
+    """False only where no GPU can exist: Linux without NVIDIA or ROCm device nodes (they
+    are there in containers too). Anywhere else torch is asked."""
+    if not sys.platform.startswith("linux"):
+        return True
+    dev = Path("/dev")
+    return any(dev.glob("nvidia[0-9]*")) or (dev / "kfd").exists()
 
 
 def _cpu_facts() -> tuple[str, int, int, frozenset[str]]:

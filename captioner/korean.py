@@ -46,12 +46,11 @@ The tables are built once per tokenizer (~0.3 s for Qwen's 151,669 tokens; cache
 tokenizer object and by name/size), the per-step work is one ``masked_fill`` over the
 vocabulary with a cached mask on the scores' device (after an incomplete character: keep
 the few ids that may follow it) plus a few bytes of bookkeeping:
-``measure_overhead()`` times it against a decoding step of a real-size Qwen3 on this machine.
+``captioner.dev.measure.korean_mask_overhead()`` times it against a decoding step of a
+real-size Qwen3 on this machine (``python -m captioner bench --korean``).
 
 ``check(text)`` reports the Hangul share among letters and warns about other scripts; the
 generation ``Done`` event carries it.
-
-    python -m captioner.korean measure      # mask build time and overhead vs a Qwen3-0.6B step
 """
 
 from __future__ import annotations
@@ -64,6 +63,8 @@ import unicodedata
 import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from captioner.textstream import byte_decoder, is_byte_level, token_id
 
 # --- scripts -------------------------------------------------------------------------------
 HAN_RANGES: tuple[tuple[int, int], ...] = (
@@ -266,7 +267,6 @@ class _Vocab:
     """Per-tokenizer tables: each row's bytes and its analysis (independent of the mode)."""
 
     def __init__(self, tokenizer, rows: int) -> None:
-        from captioner.textstream import _unicode_to_bytes, is_byte_level
 
         started = time.perf_counter()
         n = len(tokenizer)
@@ -274,10 +274,10 @@ class _Vocab:
         self.tokens = n
         added = dict(getattr(tokenizer, "added_tokens_decoder", {}) or {})
         special = set(getattr(tokenizer, "all_special_ids", []) or [])
-        self.think_start = _token_id(tokenizer, "<think>")
-        self.think_end = _token_id(tokenizer, "</think>")
+        self.think_start = token_id(tokenizer, "<think>")
+        self.think_end = token_id(tokenizer, "</think>")
         names = tokenizer.convert_ids_to_tokens(list(range(n)))
-        table = {ord(char): byte for char, byte in _unicode_to_bytes().items()}
+        table = {ord(char): byte for char, byte in byte_decoder().items()}
         byte_level = is_byte_level(tokenizer)
         self.data: list[bytes] = []
         self.added: set[int] = set()
@@ -458,13 +458,6 @@ class _Masks:
         return value
 
 
-def _token_id(tokenizer, token: str) -> int | None:
-    index = tokenizer.convert_tokens_to_ids(token)
-    if index is None or index == getattr(tokenizer, "unk_token_id", None):
-        return None
-    return index
-
-
 _CACHE: dict[tuple, _Vocab] = {}  # by (class, name_or_path, length, rows) for named ones
 _BY_OBJECT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # and per tokenizer object
 _CACHE_LOCK = threading.Lock()
@@ -498,23 +491,17 @@ def vocab_tables(tokenizer, rows: int | None = None) -> _Vocab:
     return vocab
 
 
+def clear_tables() -> None:
+    """Forget every tokenizer's tables (the next use builds them again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _BY_OBJECT.clear()
+
+
 def mask_stats(
     tokenizer, rows: int | None = None, *, allow_hanja: bool = False, block_kana: bool = True
 ) -> MaskStats:
     return vocab_tables(tokenizer, rows).masks_for(not allow_hanja, block_kana).stats
-
-
-def blocked_mask(
-    tokenizer,
-    rows: int | None = None,
-    *,
-    allow_hanja: bool = False,
-    block_kana: bool = True,
-    pending: bytes = b"",
-):
-    """The bool mask (True = blocked) over the rows, with ``pending`` bytes before the token."""
-    masks = vocab_tables(tokenizer, rows).masks_for(not allow_hanja, block_kana)
-    return masks.pending_mask(pending) if pending else masks.static
 
 
 # --- the logits processor ----------------------------------------------------------------------
@@ -690,106 +677,3 @@ def check(text: str, *, allow_hanja: bool = False) -> KoreanCheck:
         warning_ko=warning_ko,
         warning_en=warning_en,
     )
-
-
-# --- measurement ---------------------------------------------------------------------------------
-def measure_overhead(
-    model_id: str = "Qwen/Qwen3-0.6B",
-    *,
-    dtype: str = "bfloat16",
-    steps: int = 48,
-    prompt_tokens: int = 128,
-    tokenizer=None,
-) -> dict:
-    """Per-token cost of the mask vs one decoding step of a real-size random-weight model.
-
-    The model is built on the meta device from the catalog's architecture, materialised with
-    ``to_empty`` and filled with N(0, 0.02) (no slow random init). Each step is one forward
-    of one token with the KV cache, then the Korean processor on that step's float32 logits
-    (what generate() passes it), timed separately in the same loop, so both see the same
-    machine. The answer grows by the tokens of a real Korean sentence (some syllables split
-    over two tokens), so the bookkeeping and the pending-prefix path run too. Medians."""
-    import statistics
-
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from captioner import catalog, tiny
-
-    tok = tokenizer or tiny.build_tokenizer()
-    config = catalog.hf_config(catalog.get(model_id))
-    rows = config.get_text_config().vocab_size
-    with _CACHE_LOCK:  # measure a cold build
-        _CACHE.clear()
-        _BY_OBJECT.clear()
-    started = time.perf_counter()
-    stats = mask_stats(tok, rows)
-    build_s = time.perf_counter() - started
-
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
-    model.to_empty(device="cpu")
-    with torch.no_grad():
-        for param in model.parameters():
-            param.normal_(0.0, 0.02)
-        for buffer_name, buffer in model.named_buffers():
-            if "inv_freq" in buffer_name:  # rotary frequencies: recompute, not random
-                base = getattr(config, "rope_theta", None) or 1e6
-                dim = buffer.shape[0] * 2
-                buffer.copy_(1.0 / (base ** (torch.arange(0, dim, 2).float() / dim)))
-    model.eval()
-    sentence = "숲 속의 커다란 토끼가 나비를 바라보며 천천히 걷고 있습니다. "
-    answer = tok(sentence, add_special_tokens=False)["input_ids"]
-    generator = torch.Generator().manual_seed(0)
-    prompt = torch.randint(0, 150_000, (1, prompt_tokens), generator=generator)
-    processor = logits_processor(tok, rows, prompt_len=prompt_tokens)
-    ids = prompt.tolist()[0]
-    step_times, mask_times = [], []
-    with torch.inference_mode():
-        cache = model(input_ids=prompt, use_cache=True).past_key_values
-        for i in range(steps + 2):
-            ids.append(answer[i % len(answer)])
-            t0 = time.perf_counter()
-            out = model(input_ids=torch.tensor([ids[-1:]]), past_key_values=cache, use_cache=True)
-            logits = out.logits[:, -1].float()
-            t1 = time.perf_counter()
-            processor(torch.tensor([ids]), logits)
-            t2 = time.perf_counter()
-            cache = out.past_key_values
-            step_times.append(t1 - t0)
-            mask_times.append(t2 - t1)
-    step_s = statistics.median(step_times[2:])
-    mask_s = statistics.median(mask_times[2:])
-    return {
-        "model": model_id,
-        "dtype": dtype,
-        "threads": torch.get_num_threads(),
-        "vocab_rows": rows,
-        "steps": steps,
-        "mask_build_s": round(build_s, 3),
-        "decode_step_ms": round(step_s * 1000, 3),
-        "mask_ms_per_token": round(mask_s * 1000, 4),
-        "mask_ms_max": round(max(mask_times[2:]) * 1000, 4),
-        "overhead_ratio": round(mask_s / step_s, 5),
-        "blocked": stats.to_dict(),
-    }
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m captioner.korean")
-    sub = parser.add_subparsers(dest="command", required=True)
-    measure = sub.add_parser("measure", help="mask build time and per-token overhead")
-    measure.add_argument("--model", default="Qwen/Qwen3-0.6B")
-    measure.add_argument("--dtype", default="bfloat16")
-    measure.add_argument("--steps", type=int, default=48)
-    args = parser.parse_args(argv)
-    report = measure_overhead(args.model, dtype=args.dtype, steps=args.steps)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(_main())

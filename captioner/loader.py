@@ -6,29 +6,31 @@ model again returns it at once, asking for another one unloads the old model fir
 frees its memory (gc + ``empty_cache``) so two models never sit in memory together. A lock
 makes it safe to call from the web server's threads.
 
-It accepts a Hub id (``Qwen/Qwen3-VL-8B-Instruct``) or a local folder, a revision, a token
-from ``HF_TOKEN`` (never logged), and honours ``HF_HUB_OFFLINE=1``. Precision is one of
-``bf16``, ``fp16``, ``fp32`` or ``nf4`` (bitsandbytes 4-bit NF4 with double quantization and
-a compute dtype that suits the GPU). An optional LoRA adapter is attached with peft after
-checking that its target modules exist in the model. Progress goes to a callback so the UI
-can show it.
+It accepts a Hub id (``Qwen/Qwen3-VL-8B-Instruct``) or a local folder and a revision;
+huggingface_hub reads ``HF_TOKEN`` (never logged here) and honours ``HF_HUB_OFFLINE=1``
+itself. The loader decides nothing: precision, compute dtype, device map and attention come
+in the ``ModelRequest``, as ``profiles.py`` and ``engine.py`` decided them. Precision is one of
+``precision.NAMES`` (``nf4``: bitsandbytes 4-bit NF4 with double quantization, matmuls in the
+request's compute dtype). An optional LoRA adapter is attached with peft after checking that
+its target modules exist in the model. Progress goes to a callback so the UI can show it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from captioner.errors import MissingDependency, ModelLoadError, OutOfMemory
+from captioner import catalog
+from captioner import precision as precision_
+from captioner.errors import CaptionerError, MissingDependency, ModelLoadError, OutOfMemory
 from captioner.memory import NF4_SKIP_MODULES
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float | None, str], None]
 """progress(fraction or None, message): fraction in [0, 1] when known."""
 
-TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-PRECISIONS = ("bf16", "fp16", "fp32", "nf4")
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
 
 
@@ -46,12 +46,17 @@ class ModelRequest:
     """What to load. Everything that changes the weights in memory is part of the cache key."""
 
     model: str  # Hub id or local folder
-    precision: str = "bf16"  # bf16 | fp16 | fp32 | nf4
-    compute_dtype: str = "bfloat16"  # for nf4: the matmul dtype (float16 on a T4)
-    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "bf16"  # a precision.NAMES entry
+    compute_dtype: str = "bfloat16"  # the matmul dtype (for nf4: float16 on a T4)
+    device: str = "cpu"  # "cuda" | "mps" | "cpu": where the model's inputs go
+    device_map: Any = None  # passed to from_pretrained: "auto" on CUDA, {"": device} elsewhere
     attn_implementation: str = "sdpa"
     revision: str | None = None
     adapter: str | None = None  # LoRA adapter folder or Hub id
+    cache_dir: str | None = None  # the Hub cache (None: huggingface_hub's default)
+
+    def __hash__(self) -> int:  # device_map may be a dict
+        return hash(json.dumps(dataclasses.asdict(self), sort_keys=True, default=str))
 
 
 @dataclass
@@ -77,10 +82,6 @@ class LoadedModel:
 
 
 # --- resolving and downloading --------------------------------------------------------------
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes", "on"}
-
-
 def _progress_tqdm(progress: Progress):
     """A tqdm subclass that forwards huggingface_hub's download progress to ``progress``."""
     from tqdm.auto import tqdm
@@ -98,7 +99,9 @@ def _progress_tqdm(progress: Progress):
     return _Forward
 
 
-def resolve(model: str, revision: str | None, progress: Progress) -> tuple[Path, str | None]:
+def resolve(
+    model: str, revision: str | None, progress: Progress, cache_dir: str | None = None
+) -> tuple[Path, str | None]:
     """Local folder for ``model`` (downloading it from the Hub if needed) and its revision."""
     local = Path(model).expanduser()
     if local.is_dir():
@@ -117,8 +120,7 @@ def resolve(model: str, revision: str | None, progress: Progress) -> tuple[Path,
             model,
             revision=revision,
             allow_patterns=WEIGHT_PATTERNS,
-            local_files_only=_offline(),
-            token=os.environ.get("HF_TOKEN") or None,
+            cache_dir=cache_dir,
             tqdm_class=_progress_tqdm(progress),
         )
     except GatedRepoError as exc:
@@ -165,12 +167,25 @@ def is_vision_config(config: dict) -> bool:
     return "vision_config" in config
 
 
+def sees_video(model: str) -> bool | None:
+    """Whether a checkpoint takes video, before loading it: the catalog knows real ids, a
+    local folder's config.json tells; None for a Hub id outside the catalog."""
+    spec = catalog.find(model)
+    if spec is not None:
+        return spec.supports_video
+    config = Path(model).expanduser() / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        return is_vision_config(json.loads(config.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
 def thinking_style(chat_template: str | None, model_id: str) -> str:
     """hybrid (enable_thinking switch), always (template opens <think>) or never.
 
     The catalog knows the answer for real ids; for local folders the template tells."""
-    from captioner import catalog
-
     spec = catalog.find(model_id)
     if spec is not None:
         return spec.thinking
@@ -185,51 +200,9 @@ def thinking_style(chat_template: str | None, model_id: str) -> str:
     return "always" if "<think>" in tail else "never"
 
 
-# --- dtype and quantization -----------------------------------------------------------------
-@cache
-def measure_cpu_dtype() -> tuple[str, str]:
-    """Pick fp32 or bf16 for CPU decoding by timing a real Qwen3 decoder block in both.
-
-    Decoding on a CPU is matrix-vector work plus norms, rotary and attention; whether bf16
-    beats fp32 depends on AVX-512-BF16/AMX kernels, which CPU flags alone do not settle
-    (on our 2-core AVX-512 machine a random Qwen3-0.6B decoded 8.8 tok/s in fp32 and 7.9
-    in bf16). So we time one token through two Qwen3 layers of 0.6B's width, best of
-    several interleaved rounds, and take bf16 only when it is clearly (10%) faster.
-    Cached per process (about half a second).
-    """
-    import torch
-    from transformers import Qwen3Config, Qwen3Model
-
-    config = Qwen3Config(
-        vocab_size=1024,
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=2,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-    )
-    torch.manual_seed(0)
-    models = {
-        "fp32": Qwen3Model(config).eval(),
-        "bf16": Qwen3Model(config).to(torch.bfloat16).eval(),
-    }
-    tokens = torch.tensor([[1]])
-    best = {name: float("inf") for name in models}
-    with torch.inference_mode():
-        for _ in range(4):
-            for name, model in models.items():
-                start = time.perf_counter()
-                for _ in range(5):
-                    model(tokens, use_cache=False)
-                best[name] = min(best[name], time.perf_counter() - start)
-    ratio = best["fp32"] / best["bf16"]  # > 1: bf16 is faster
-    choice = "bf16" if ratio > 1.1 else "fp32"
-    return choice, f"measured decode step bf16 speed-up ×{ratio:.2f} → {choice}"
-
-
+# --- quantization ----------------------------------------------------------------------------
 def quantization_config(request: ModelRequest):
-    if request.precision != "nf4":
+    if precision_.get(request.precision).quantizer != "bitsandbytes":
         return None
     try:
         import bitsandbytes  # noqa: F401
@@ -249,32 +222,16 @@ def quantization_config(request: ModelRequest):
     )
 
 
-def _device(request: ModelRequest) -> str:
+def _from_pretrained_kwargs(request: ModelRequest) -> dict:
     import torch
 
-    if request.device != "auto":
-        return request.device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def _from_pretrained_kwargs(request: ModelRequest, device: str) -> dict:
-    import torch
-
-    kwargs: dict[str, Any] = {"attn_implementation": request.attn_implementation}
-    if request.precision == "nf4":
-        kwargs["quantization_config"] = quantization_config(request)
-        kwargs["dtype"] = getattr(torch, request.compute_dtype)
-    else:
-        kwargs["dtype"] = getattr(torch, TORCH_DTYPES[request.precision])
-    if device == "cuda":
-        kwargs["device_map"] = "auto"  # spreads a large model over every visible GPU
-    elif request.precision == "nf4":
-        kwargs["device_map"] = {"": device}
-    return kwargs
+    return {
+        "attn_implementation": request.attn_implementation,
+        "quantization_config": quantization_config(request),
+        # unquantized weights load in the compute dtype; 4-bit ones keep it for the rest
+        "dtype": getattr(torch, request.compute_dtype),
+        "device_map": request.device_map,
+    }
 
 
 # --- LoRA --------------------------------------------------------------------------------------
@@ -303,12 +260,12 @@ def check_adapter_targets(model, adapter_path: Path) -> list[str]:
     return sorted(targets)
 
 
-def attach_adapter(model, adapter: str, progress: Progress):
+def attach_adapter(model, adapter: str, progress: Progress, cache_dir: str | None = None):
     try:
         from peft import PeftModel
     except ImportError as exc:
         raise MissingDependency("peft", "LoRA 어댑터 / LoRA adapters") from exc
-    path, _ = resolve(adapter, None, progress)
+    path, _ = resolve(adapter, None, progress, cache_dir)
     check_adapter_targets(model, path)
     progress(0.95, "LoRA 어댑터 적용 / attaching LoRA adapter")
     return PeftModel.from_pretrained(model, str(path)).eval()
@@ -364,19 +321,18 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
         AutoTokenizer,
     )
 
-    if request.precision not in PRECISIONS:
-        raise ModelLoadError(
-            f"알 수 없는 정밀도 '{request.precision}' (가능: {', '.join(PRECISIONS)})",
-            f"Unknown precision '{request.precision}' (choose from {', '.join(PRECISIONS)})",
-        )
+    try:
+        precision_.get(request.precision)
+    except CaptionerError as exc:
+        raise ModelLoadError(exc.ko, exc.en) from None
     start = time.perf_counter()
-    path, revision = resolve(request.model, request.revision, progress)
+    path, revision = resolve(request.model, request.revision, progress, request.cache_dir)
     config = read_config(path)
     vision = is_vision_config(config)
-    device = _device(request)
+    device = request.device
     progress(0.8, f"가중치 불러오는 중 / loading weights ({request.precision}, {device})")
     auto_model = AutoModelForImageTextToText if vision else AutoModelForCausalLM
-    kwargs = _from_pretrained_kwargs(request, device)
+    kwargs = _from_pretrained_kwargs(request)
     try:
         model = auto_model.from_pretrained(path, **kwargs)
         processor = (
@@ -394,11 +350,9 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
             f"Could not load model '{request.model}'.",
             detail=f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
-    if "device_map" not in kwargs and device != "cpu":
-        model = model.to(device)
     model.eval()
     if request.adapter:
-        model = attach_adapter(model, request.adapter, progress)
+        model = attach_adapter(model, request.adapter, progress, request.cache_dir)
     tokenizer = getattr(processor, "tokenizer", processor)
     loaded = LoadedModel(
         request=request,

@@ -38,19 +38,15 @@ by loading tiny Qwen3-MoE / Qwen3-VL / Qwen3-VL-MoE checkpoints with
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
 
 from captioner import catalog, errors
+from captioner import precision as precision_
 from captioner.catalog import ModelSpec
-
-GiB = 1024**3
-
-PRECISIONS = ("fp32", "bf16", "fp16", "nf4")
-PRECISION_BYTES: dict[str, float] = {"fp32": 4, "bf16": 2, "fp16": 2, "nf4": 0.5}
-# The dtype that activations, the KV cache and unquantized weights use under each precision.
-COMPUTE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "nf4": 2}
+from captioner.precision import GiB, gb
 
 NF4_BLOCKSIZE = 64
 NF4_NESTED_BLOCKSIZE = 256
@@ -153,14 +149,13 @@ def nf4_tensor_bytes(numel: int) -> int:
 
 def weight_bytes(spec: ModelSpec, precision: str, *, quantize_vision: bool = False) -> int:
     """Bytes of the weights once loaded in ``precision`` (see the module docstring for NF4)."""
-    _check_precision(precision)
     counts = param_counts(spec)
-    if precision != "nf4":
-        return int(counts.total * PRECISION_BYTES[precision])
+    if precision_.get(precision).quantizer is None:
+        return int(counts.total * precision_.get(precision).weight_bytes)
     shapes = counts.linear_shapes if quantize_vision else _text_shapes(spec)
     quantized = sum(n * k for n, k in shapes)
     packed = sum(nf4_tensor_bytes(n) * k for n, k in shapes)
-    return packed + (counts.total - quantized) * COMPUTE_BYTES["nf4"]
+    return packed + (counts.total - quantized) * precision_.compute_bytes("nf4")
 
 
 def _text_shapes(spec: ModelSpec) -> tuple[tuple[int, int], ...]:
@@ -207,7 +202,7 @@ def activation_bytes(
 ) -> int:
     """Estimated prefill peak (inference mode, SDPA): the larger of the vision encoder's and
     the language model's working sets, plus the video embeddings handed between them."""
-    cb = COMPUTE_BYTES[precision]
+    cb = precision_.compute_bytes(precision)
     t = spec.text
     video_tokens = frames * vision_tokens_for_pixels(spec, frame_pixels)
     seq = prompt_tokens + video_tokens
@@ -235,9 +230,21 @@ def activation_bytes(
 
 
 @dataclass(frozen=True)
+class Workload:
+    """What one request asks of the device besides the weights."""
+
+    frames: int = 0
+    frame_pixels: int = 0
+    max_new_tokens: int = 1024
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS
+    devices: int = 1  # GPUs the weights spread over (the memory given is their total)
+
+
+@dataclass(frozen=True)
 class Plan:
     model_id: str
     precision: str
+    workload: Workload
     weight_bytes: int
     kv_bytes: int
     activation_bytes: int
@@ -245,59 +252,49 @@ class Plan:
     total_bytes: int
     available_bytes: int
     fits: bool
-    frames: int
-    max_frames: int  # frames that fit with these settings (<= the cap asked for)
+    max_frames: int  # frames that fit with this workload (<= the cap asked for)
     video_tokens: int
     reason: str
-    devices: int = 1  # GPUs the plan spreads over (available_bytes is their total)
+
+    @property
+    def frames(self) -> int:
+        return self.workload.frames
+
+    @property
+    def devices(self) -> int:
+        return self.workload.devices
 
 
 def plan(
     spec: ModelSpec,
     precision: str,
     available_bytes: int,
+    workload: Workload = Workload(),  # noqa: B008 - frozen, shared safely
     *,
-    frames: int = 0,
-    frame_pixels: int = 0,
-    max_new_tokens: int = 1024,
-    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
-    devices: int = 1,
     frame_cap: int | None = None,
 ) -> Plan:
-    """Does ``spec`` in ``precision`` with ``frames`` frames fit in ``available_bytes``?"""
-    _check_precision(precision)
+    """Does ``spec`` in ``precision`` with this workload fit in ``available_bytes``, and how
+    many frames (up to ``frame_cap``, default the workload's) would?"""
+    precision_.get(precision)  # a typed error for an unknown name, before any arithmetic
     if not spec.supports_video:
-        frames = 0
-    total, parts = _total(
-        spec, precision, frames, frame_pixels, max_new_tokens, prompt_tokens, devices
-    )
+        workload = dataclasses.replace(workload, frames=0)
+    total, (w, kv, act, reserve, video_tokens) = _total(spec, precision, workload)
     fits = total <= available_bytes
-    cap = frames if frame_cap is None else frame_cap
-    budget = (
-        frame_budget(
-            spec,
-            precision,
-            available_bytes,
-            frame_pixels,
-            max_new_tokens,
-            cap,
-            prompt_tokens=prompt_tokens,
-            devices=devices,
-        )
-        if spec.supports_video
-        else 0
-    )
-    w, kv, act, reserve, video_tokens = parts
+    cap = workload.frames if frame_cap is None else frame_cap
+    budget = frame_budget(spec, precision, available_bytes, workload, cap)
     verdict = "fits" if fits else "does not fit"
     reason = (
-        f"{spec.label} {precision.upper()}: weights {_gb(w)} + KV {_gb(kv)} + activations "
-        f"{_gb(act)} + reserve {_gb(reserve)} = {_gb(total)} of {_gb(available_bytes)} → {verdict}"
+        f"{spec.label} {precision.upper()}: weights {gb(w)} + KV {gb(kv)} + activations "
+        f"{gb(act)} + reserve {gb(reserve)} = {gb(total)} of {gb(available_bytes)} → {verdict}"
     )
     if spec.supports_video:
-        reason += f" ({frames} frames, {video_tokens} video tokens; up to {budget} frames fit)"
+        reason += (
+            f" ({workload.frames} frames, {video_tokens} video tokens; up to {budget} frames fit)"
+        )
     return Plan(
         model_id=spec.id,
         precision=precision,
+        workload=workload,
         weight_bytes=w,
         kv_bytes=kv,
         activation_bytes=act,
@@ -305,44 +302,39 @@ def plan(
         total_bytes=total,
         available_bytes=available_bytes,
         fits=fits,
-        frames=frames,
         max_frames=budget,
         video_tokens=video_tokens,
         reason=reason,
-        devices=devices,
     )
 
 
-def _total(spec, precision, frames, frame_pixels, max_new_tokens, prompt_tokens, devices):
+def _total(spec: ModelSpec, precision: str, workload: Workload):
     w = weight_bytes(spec, precision)
-    video_tokens = math.ceil(frames * vision_tokens_for_pixels(spec, frame_pixels))
-    kv = kv_bytes_per_token(spec, COMPUTE_BYTES[precision]) * (
-        prompt_tokens + video_tokens + max_new_tokens
+    video_tokens = math.ceil(
+        workload.frames * vision_tokens_for_pixels(spec, workload.frame_pixels)
     )
+    tokens = workload.prompt_tokens + video_tokens + workload.max_new_tokens
+    kv = kv_bytes_per_token(spec, precision_.compute_bytes(precision)) * tokens
     act = activation_bytes(
-        spec, precision, frames=frames, frame_pixels=frame_pixels, prompt_tokens=prompt_tokens
+        spec,
+        precision,
+        frames=workload.frames,
+        frame_pixels=workload.frame_pixels,
+        prompt_tokens=workload.prompt_tokens,
     )
-    reserve = DEVICE_RESERVE_BYTES * max(1, devices)
+    reserve = DEVICE_RESERVE_BYTES * max(1, workload.devices)
     return w + kv + act + reserve, (w, kv, act, reserve, video_tokens)
 
 
 def frame_budget(
-    spec: ModelSpec,
-    precision: str,
-    available_bytes: int,
-    frame_pixels: int,
-    max_new_tokens: int,
-    cap: int,
-    *,
-    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
-    devices: int = 1,
+    spec: ModelSpec, precision: str, available_bytes: int, workload: Workload, cap: int
 ) -> int:
-    """The most frames (even, <= cap, >= 0) that fit; 0 when not even 2 frames fit."""
+    """The most frames (even, <= cap, >= 0) that fit with this workload; 0 when not even 2 do."""
     if not spec.supports_video or cap < 2:
         return 0
 
     def fits(n: int) -> bool:
-        total, _ = _total(spec, precision, n, frame_pixels, max_new_tokens, prompt_tokens, devices)
+        total, _ = _total(spec, precision, dataclasses.replace(workload, frames=n))
         return total <= available_bytes
 
     lo, hi = 0, cap // 2  # search over pairs of frames: Qwen3-VL packs frames two by two
@@ -355,78 +347,49 @@ def frame_budget(
     return 2 * lo
 
 
-def require_fit(
-    spec: ModelSpec,
-    precision: str,
-    available_bytes: int,
-    *,
-    frames: int = 0,
-    frame_pixels: int = 0,
-    max_new_tokens: int = 1024,
-    prompt_tokens: int = DEFAULT_PROMPT_TOKENS,
-    devices: int = 1,
-) -> Plan:
-    """``plan`` that raises errors.ModelDoesNotFit, naming the largest model that would fit."""
-    kwargs = dict(
-        frames=frames,
-        frame_pixels=frame_pixels,
-        max_new_tokens=max_new_tokens,
-        prompt_tokens=prompt_tokens,
-        devices=devices,
-    )
-    result = plan(spec, precision, available_bytes, **kwargs)
+def require_fit(result: Plan) -> Plan:
+    """``result`` when it fits; else errors.ModelDoesNotFit naming the largest catalog model
+    that would fit the same workload in the same memory."""
     if result.fits:
         return result
-    alt = largest_fitting(spec.supports_video, precision, available_bytes, **kwargs)
+    spec = catalog.get(result.model_id)
+    floats = result.precision if result.precision in precision_.FLOATS else "fp16"
+    alt = largest_fitting(spec.supports_video, floats, result.available_bytes, result.workload)
     if alt is not None:
         alt_spec, alt_precision = alt
-        alt_ko = f"대신 {alt_spec.label} ({precision_name(alt_precision)})은(는) 들어갑니다."
-        alt_en = f"{alt_spec.label} in {precision_name(alt_precision)} fits."
+        alt_ko = f"대신 {alt_spec.label} ({precision_.label(alt_precision)})은(는) 들어갑니다."
+        alt_en = f"{alt_spec.label} in {precision_.label(alt_precision)} fits."
     else:
         alt_ko = "카탈로그의 어떤 모델도 들어가지 않습니다. 프레임 수나 해상도를 줄여 보세요."
         alt_en = "No catalog model fits; try fewer frames or a lower resolution."
-    need, have = _gb(result.total_bytes), _gb(available_bytes)
+    need, have = gb(result.total_bytes), gb(result.available_bytes)
+    name = precision_.label(result.precision)
     raise errors.ModelDoesNotFit(
-        f"{spec.label} ({precision_name(precision)})에는 약 {need}가 필요하지만 {have}만 "
-        f"쓸 수 있습니다. {alt_ko}",
-        f"{spec.label} in {precision_name(precision)} needs about {need} but only {have} is "
-        f"available. {alt_en}",
+        f"{spec.label} ({name})에는 약 {need}가 필요하지만 {have}만 쓸 수 있습니다. {alt_ko}",
+        f"{spec.label} in {name} needs about {need} but only {have} is available. {alt_en}",
         detail=result.reason,
     )
 
 
-def candidates(video: bool, precision: str) -> tuple[tuple[ModelSpec, str], ...]:
+def candidates(video: bool, float_precision: str) -> tuple[tuple[ModelSpec, str], ...]:
     """(model, precision) pairs from best to smallest: the default checkpoints (Qwen3-VL
-    Instruct, or hybrid Qwen3) by size, each in ``precision`` and then in NF4."""
-    dense = "fp16" if precision == "nf4" else precision
+    Instruct, or hybrid Qwen3) by size, each in the device's float precision (fp32 falls
+    back to bf16, which halves the bytes) and then in NF4."""
     models = catalog.video_models() if video else catalog.text_models()
     models = [m for m in models if m.thinking != "always" and "2507" not in m.id]
     models.sort(key=lambda m: param_counts(m).total, reverse=True)
-    order = (dense, "nf4") if dense != "fp32" else ("fp32", "bf16", "nf4")
+    order = ("fp32", "bf16", "nf4") if float_precision == "fp32" else (float_precision, "nf4")
     return tuple((m, p) for m in models for p in order)
 
 
 def largest_fitting(
-    video: bool, precision: str, available_bytes: int, **kwargs
+    video: bool,
+    float_precision: str,
+    available_bytes: int,
+    workload: Workload = Workload(),  # noqa: B008 - frozen, shared safely
 ) -> tuple[ModelSpec, str] | None:
-    """The first of ``candidates`` that fits with these settings, or None."""
-    for spec, prec in candidates(video, precision):
-        if plan(spec, prec, available_bytes, **kwargs).fits:
+    """The first of ``candidates`` that fits this workload, or None."""
+    for spec, prec in candidates(video, float_precision):
+        if plan(spec, prec, available_bytes, workload).fits:
             return spec, prec
     return None
-
-
-def precision_name(precision: str) -> str:
-    return {"nf4": "NF4 4-bit", "bf16": "BF16", "fp16": "FP16", "fp32": "FP32"}[precision]
-
-
-def _check_precision(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise errors.InvalidRequest(
-            f"알 수 없는 정밀도입니다: '{precision}' (가능: {', '.join(PRECISIONS)})",
-            f"Unknown precision '{precision}' (choose from {', '.join(PRECISIONS)})",
-        )
-
-
-def _gb(n: float) -> str:
-    return f"{n / GiB:.1f} GB"

@@ -1,37 +1,54 @@
-"""Hardware profiles: which Qwen3-VL / Qwen3 checkpoint, precision and frame budget to use.
+"""Hardware profiles and the one decision: which checkpoints, in which precision, on which
+device, with how many frames, and why.
 
-``PROFILES`` is the ordered table (most specific first). ``pick(hardware)`` matches the GPU
-name and memory against it as a hint, then lets the memory planner (``memory.py``) confirm
-that the profile's models fit with room for frames and KV cache; when they do not, or the
-GPU is unknown, the planner picks the largest catalog model that fits. Every choice carries
-a reason a person can read. ``CAPTIONER_PROFILE=<name>`` forces a profile.
+``PROFILES`` is the ordered table (most specific first): a GPU-name hint, the memory the
+profile assumes, its Qwen3-VL / Qwen3 checkpoints and frame budget. A row's precision is
+``NATIVE`` (the device's float type) or a quantization ("nf4"); which float type a device
+uses is decided by one rule, :func:`runtime`:
+
+- CUDA: bf16 where every GPU has compute capability >= 8.0, else fp16. Not
+  ``torch.cuda.is_bf16_supported()``: it answers True on a T4 (sm75), which only emulates
+  bf16, slowly. So "T4 → NF4 with fp16 compute" is the ``t4`` row plus this rule.
+- Apple MPS: fp16 (bitsandbytes has no MPS backend; bf16 on MPS is slower than fp16).
+- CPU: bf16 only where the CPU has native bf16 instructions (AVX-512 BF16 or AMX) and the
+  measurement in ``cpu.py`` (the CPU model's real matrix shapes, once per machine and torch
+  version, cached on disk) did not find it slower; fp32 everywhere else. An AVX2-only CPU
+  (e.g. AMD EPYC Zen 2) does bf16 matmuls in slow emulation: 0.3 GB/s against 22 GB/s in
+  fp32 for one 2048×2048 matrix-vector product, measured on such a machine.
+- Device map "auto" on CUDA (spreads a large model over every visible GPU), the one device
+  elsewhere; attention is PyTorch SDPA everywhere (flash-attn is not installed: it needs a
+  CUDA build matching torch, which the Space image and most laptops lack, and SDPA already
+  runs the fused kernels torch ships).
+
+:func:`decide` matches the GPU name and memory against the table as a hint, then lets the
+memory planner (``memory.py``) confirm that the profile's models fit with room for frames
+and KV cache; when they do not, or the GPU is unknown, it picks the largest catalog model
+that fits. A forced profile ("this is my GPU", or a preview of one) is planned for the
+memory it assumes. Every decision carries a reason in English and Korean.
 
     python -m captioner doctor --simulate-gpu "Tesla T4:15:7.5"
-
-Attention is always SDPA: flash-attn is not installed (it needs a CUDA build matching torch,
-which the Space image and most laptops lack), and SDPA already uses the fused
-memory-efficient / flash kernels that torch ships.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import functools
 import re
 from dataclasses import dataclass
 
 from captioner import catalog, errors, memory
-from captioner.hardware import GiB, Hardware
+from captioner import precision as precision_
+from captioner.hardware import GPU, Hardware
+from captioner.precision import GiB, gb
 
-ENV_OVERRIDE = "CAPTIONER_PROFILE"
+NATIVE = "native"  # a profile row's precision: the device's float type (see runtime())
+ATTENTION = "sdpa"
 PLAN_NEW_TOKENS = 2048  # KV reserved for the answer: a detailed Korean description
 TEXT_PROMPT_TOKENS = 8192  # what a text-only model must hold (a long transcript or captions)
 MIN_FRAMES = 16  # fewer than this and a caption misses too much of a clip
 MIN_FRAMES_FLOOR = 4  # the processor's own minimum; below it we prefer a smaller model
 CPU_MEMORY_SHARE = 0.75  # leave RAM to the OS, the browser and video decoding
 MPS_MEMORY_SHARE = 0.65  # macOS lets the GPU wire about two thirds of unified memory
-
-_COMPUTE_DTYPE = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 @dataclass(frozen=True)
@@ -43,15 +60,13 @@ class Profile:
     min_memory_gb: float  # per-GPU memory this profile assumes (GiB, as torch reports it)
     video_model: str  # catalog ids
     text_model: str
-    precision: str  # video model: "bf16" | "fp16" | "fp32" | "nf4" (bitsandbytes NF4, double quant)
-    compute_dtype: str  # "bfloat16" | "float16" | "float32"; for nf4 the matmul dtype
-    text_precision: str  # text model's precision (may differ: it is loaded instead, not beside)
     max_frames: int  # frame budget (the planner may lower it)
     max_pixels: int  # per-frame pixel budget (multiples of 32x32 keep the processor exact)
-    device_map: str | None  # "auto" on CUDA, "mps" on Apple, None (plain CPU) otherwise
+    video_precision: str = NATIVE  # NATIVE or "nf4"
+    text_precision: str = NATIVE
     kind: str = "cuda"  # "cuda" | "mps" | "cpu"
     min_gpus: int = 1
-    attn_implementation: str = "sdpa"  # flash-attn is not installed; see the module docstring
+    capability: tuple[int, int] = (8, 0)  # of the GPU a CUDA profile assumes (for previews)
     why: str = ""
 
 
@@ -61,58 +76,36 @@ PX_640 = 640 * 640  # 200 video tokens per frame
 PX_320 = 320 * 320  # 50 video tokens per frame
 
 PROFILES: tuple[Profile, ...] = (
-    Profile(
-        "multi-gpu", "다중 GPU (80 GB급 여러 장)", "Several 80 GB GPUs", (), 78,
-        VL("235B-A22B"), "Qwen/Qwen3-235B-A22B", "bf16", "bfloat16", "bf16", 256, PX_640,
-        "auto", min_gpus=2,
-        why="235B-A22B needs ~440 GB in bf16; NF4 cannot shrink its experts (see memory.py)",
-    ),
-    Profile(
-        "h200", "H200 (141 GB)", "H200 (141 GB)", (r"\bH200\b", r"\bGH200\b"), 135,
-        VL("32B"), "Qwen/Qwen3-32B", "bf16", "bfloat16", "bf16", 256, PX_640, "auto",
-        why="dense 32B in bf16 with room for twice the H100 frame budget",
-    ),
-    Profile(
-        "h100", "H100 (80 GB)", "H100 (80 GB)", (r"\bH100\b", r"\bH800\b"), 78,
-        VL("32B"), "Qwen/Qwen3-32B", "bf16", "bfloat16", "bf16", 128, PX_640, "auto",
-        why="the strongest Qwen3-VL that fits one 80 GB GPU in bf16",
-    ),
-    Profile(
-        "a100-80", "A100 (80 GB)", "A100 (80 GB)", (r"\bA100\b.*80", r"\bA100\b"), 78,
-        VL("32B"), "Qwen/Qwen3-32B", "bf16", "bfloat16", "bf16", 128, PX_640, "auto",
-        why="as H100; A100 has native bf16 (sm80)",
-    ),
-    Profile(
-        "a100-40", "A100 (40 GB)", "A100 (40 GB)", (r"\bA100\b.*40", r"\bA100\b"), 39,
-        VL("8B"), "Qwen/Qwen3-14B", "bf16", "bfloat16", "bf16", 64, PX_640, "auto",
-        why="8B in bf16 leaves ~20 GB for frames; 32B would need NF4",
-    ),
-    Profile(
-        "l4", "L4 / A10G (24 GB)", "L4 / A10G (24 GB)",
-        (r"\bL4\b", r"\bA10G\b", r"\bA10\b", r"RTX (A5000|3090|4090)"), 22,
-        VL("8B"), "Qwen/Qwen3-8B", "bf16", "bfloat16", "bf16", 64, PX_448, "auto",
-        why="8B in bf16 (16.3 GB) still leaves ~5 GB for 64 frames, so no NF4 needed",
-    ),
-    Profile(
-        "t4", "T4 (16 GB)", "T4 (16 GB)", (r"\bT4\b",), 14.5,
-        VL("8B"), "Qwen/Qwen3-4B", "nf4", "float16", "fp16", 32, PX_448, "auto",
-        why="8B in fp16 (16.3 GB) cannot fit 15 GB; in NF4 it is ~6 GB, better than 4B fp16",
-    ),
-    Profile(
-        "gpu", "GPU (메모리에 맞춰 자동 결정)", "GPU (sized by the memory planner)", (), 0,
-        VL("2B"), "Qwen/Qwen3-0.6B", "fp16", "float16", "fp16", 32, PX_448, "auto",
-        why="unknown GPU: the planner picks the largest model that fits",
-    ),
-    Profile(
-        "mps", "Apple Silicon (MPS)", "Apple Silicon (MPS)", (), 0,
-        VL("2B"), "Qwen/Qwen3-1.7B", "fp16", "float16", "fp16", 16, PX_448, "mps",
-        kind="mps", why="bitsandbytes has no MPS backend; bf16 on MPS is slower than fp16",
-    ),
-    Profile(
-        "cpu", "CPU 전용", "CPU only", (), 0,
-        VL("2B"), "Qwen/Qwen3-0.6B", "fp32", "float32", "fp32", 8, PX_320, None,
-        kind="cpu", why="the smallest models; dtype chosen by the CPU's bf16 support",
-    ),
+    Profile("multi-gpu", "다중 GPU (80 GB급 여러 장)", "Several 80 GB GPUs", (), 78,
+            VL("235B-A22B"), "Qwen/Qwen3-235B-A22B", 256, PX_640, min_gpus=2,
+            why="235B-A22B needs ~440 GB in bf16; NF4 cannot shrink its experts (see memory.py)"),
+    Profile("h200", "H200 (141 GB)", "H200 (141 GB)", (r"\bH200\b", r"\bGH200\b"), 135,
+            VL("32B"), "Qwen/Qwen3-32B", 256, PX_640,
+            why="dense 32B in bf16 with room for twice the H100 frame budget"),
+    Profile("h100", "H100 (80 GB)", "H100 (80 GB)", (r"\bH100\b", r"\bH800\b"), 78,
+            VL("32B"), "Qwen/Qwen3-32B", 128, PX_640,
+            why="the strongest Qwen3-VL that fits one 80 GB GPU in bf16"),
+    Profile("a100-80", "A100 (80 GB)", "A100 (80 GB)", (r"\bA100\b.*80", r"\bA100\b"), 78,
+            VL("32B"), "Qwen/Qwen3-32B", 128, PX_640, why="as H100; A100 has native bf16 (sm80)"),
+    Profile("a100-40", "A100 (40 GB)", "A100 (40 GB)", (r"\bA100\b.*40", r"\bA100\b"), 39,
+            VL("8B"), "Qwen/Qwen3-14B", 64, PX_640,
+            why="8B in bf16 leaves ~20 GB for frames; 32B would need NF4"),
+    Profile("l4", "L4 / A10G (24 GB)", "L4 / A10G (24 GB)",
+            (r"\bL4\b", r"\bA10G\b", r"\bA10\b", r"RTX (A5000|3090|4090)"), 22,
+            VL("8B"), "Qwen/Qwen3-8B", 64, PX_448,
+            why="8B in bf16 (16.3 GB) still leaves ~5 GB for 64 frames, so no NF4 needed"),
+    Profile("t4", "T4 (16 GB)", "T4 (16 GB)", (r"\bT4\b",), 14.5,
+            VL("8B"), "Qwen/Qwen3-4B", 32, PX_448, video_precision="nf4", capability=(7, 5),
+            why="8B in fp16 (16.3 GB) cannot fit 15 GB; in NF4 it is ~6 GB, better than 4B fp16"),
+    Profile("gpu", "GPU (메모리에 맞춰 자동 결정)", "GPU (sized by the memory planner)", (), 0,
+            VL("2B"), "Qwen/Qwen3-0.6B", 32, PX_448,
+            why="unknown GPU: the planner picks the largest model that fits"),
+    Profile("mps", "Apple Silicon (MPS)", "Apple Silicon (MPS)", (), 0,
+            VL("2B"), "Qwen/Qwen3-1.7B", 16, PX_448, kind="mps",
+            why="bitsandbytes has no MPS backend"),
+    Profile("cpu", "CPU 전용", "CPU only", (), 0,
+            VL("2B"), "Qwen/Qwen3-0.6B", 8, PX_320, kind="cpu",
+            why="the smallest models; dtype chosen by the CPU's bf16 support"),
 )  # fmt: skip
 
 _BY_NAME = {p.name: p for p in PROFILES}
@@ -130,41 +123,139 @@ def get(name: str) -> Profile:
     return profile
 
 
+def is_auto(name: str | None) -> bool:
+    return (name or "").strip().lower() in ("", "auto")
+
+
+# --- the runtime rule ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Choice:
-    """What will actually be used, after the planner adjusted the profile."""
+class Runtime:
+    """Where and how models run: decided once per (device kind, machine) by :func:`runtime`."""
+
+    device: str  # "cuda" | "mps" | "cpu"
+    device_map: str | dict  # "auto" on CUDA; {"": device} elsewhere
+    float_precision: str  # "bf16" | "fp16" | "fp32": weights and compute when not quantized
+    attn_implementation: str
+    reason: str
+    reason_ko: str
+
+    def precision(self, wanted: str) -> str:
+        """A profile row's precision on this runtime: NATIVE becomes the float type."""
+        return self.float_precision if wanted == NATIVE else wanted
+
+    def compute_dtype(self, precision: str) -> str:
+        """The torch dtype of the matmuls for a model in ``precision`` here."""
+        return precision_.compute_dtype(precision, self.float_precision)
+
+
+def runtime(kind: str, hw: Hardware) -> Runtime:
+    """Device, device map, float precision and attention for a profile of ``kind`` on ``hw``.
+
+    A GPU profile on a machine without that device (a preview, or a forced profile) runs on
+    this machine's device; the memory plan still uses the profile's assumed memory."""
+    device = kind if kind in (hw.kind, "cpu") else hw.kind
+    if device == "cuda":
+        gpu = hw.gpus[0]
+        who = gpu.name if hw.gpu_count == 1 else f"{hw.gpu_count}× {gpu.name}"
+        sm = f"sm{gpu.capability[0]}{gpu.capability[1]}"
+        if hw.bf16:
+            reason = (f"{who}: {sm} has native bf16 → bf16", f"{who}: {sm}은 bf16 지원 → bf16")
+            return Runtime(device, "auto", "bf16", ATTENTION, *reason)
+        reason = (
+            f"{who}: {sm} has no native bf16 → fp16 compute",
+            f"{who}: {sm}은 bf16 미지원 → fp16 연산",
+        )
+        return Runtime(device, "auto", "fp16", ATTENTION, *reason)
+    if device == "mps":
+        reason = (
+            "Apple MPS: fp16 (no bitsandbytes on MPS)",
+            "Apple MPS: fp16 (MPS에는 bitsandbytes 없음)",
+        )
+        return Runtime(device, {"": "mps"}, "fp16", ATTENTION, *reason)  # fmt: skip
+    float_precision, reason, reason_ko = _cpu_float(hw)
+    return Runtime(device, {"": "cpu"}, float_precision, ATTENTION, reason, reason_ko)
+
+
+def _cpu_float(hw: Hardware) -> tuple[str, str, str]:
+    """(fp32 | bf16, reason, reason_ko) for a CPU: the rule from its features, with the
+    confirming measurement where ``cpu.py`` made one (hw.cpu_bf16_speedup)."""
+    if not hw.cpu_bf16:
+        return (
+            "fp32",
+            "no GPU; CPU has no native bf16 (AVX-512 BF16 / AMX) → fp32",
+            "GPU 없음; CPU에 bf16 명령(AVX-512 BF16 / AMX)이 없어 fp32",
+        )
+    speedup = hw.cpu_bf16_speedup
+    if speedup is None:
+        return (
+            "bf16",
+            "no GPU; CPU has native bf16 (AVX-512 BF16 / AMX) → bf16",
+            "GPU 없음; CPU에 bf16 명령(AVX-512 BF16 / AMX)이 있어 bf16",
+        )
+    if speedup < 1.0:
+        return (
+            "fp32",
+            f"no GPU; CPU has native bf16 but bf16 measured ×{speedup:.2f} of fp32 here → fp32",
+            f"GPU 없음; bf16 명령은 있지만 측정 결과 fp32의 ×{speedup:.2f} → fp32",
+        )
+    return (
+        "bf16",
+        f"no GPU; CPU has native bf16, measured ×{speedup:.2f} faster than fp32 → bf16",
+        f"GPU 없음; CPU bf16 명령 있음, 측정 결과 fp32보다 ×{speedup:.2f} 빠름 → bf16",
+    )
+
+
+# --- the decision -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelChoice:
+    model: str  # catalog id
+    precision: str  # "bf16" | "fp16" | "fp32" | "nf4"
+    plan: memory.Plan
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What runs on this machine (or on the profile previewed), decided before loading."""
 
     profile: Profile
-    reason: str  # English
-    reason_ko: str
-    video_model: str
-    text_model: str
-    precision: str
-    compute_dtype: str
-    text_precision: str
+    hardware: Hardware
+    runtime: Runtime
+    video: ModelChoice
+    text: ModelChoice
     max_frames: int
     max_pixels: int
-    device_map: str | None
-    attn_implementation: str
-    max_new_tokens: int  # the answer length the plan reserved KV cache for
-    fits: bool  # False only when a forced profile does not fit this machine
+    fits: bool  # False only when a forced profile does not fit
     forced: bool
-    hardware: str  # Hardware.describe()
-    video_plan: memory.Plan
-    text_plan: memory.Plan
+    reason: str  # English
+    reason_ko: str
 
     @property
-    def quantization(self) -> str | None:
-        """ "nf4" when the video model is loaded through bitsandbytes, else None."""
-        return "nf4" if self.precision == "nf4" else None
+    def available_bytes(self) -> int:
+        """The memory every plan of this decision is made for (all GPUs, or usable RAM)."""
+        return self.video.plan.available_bytes
+
+    @property
+    def devices(self) -> int:
+        return self.video.plan.devices
+
+    def default(self, video: bool) -> ModelChoice:
+        return self.video if video else self.text
+
+    def fits_model(self, spec: catalog.ModelSpec) -> bool:
+        """Whether a catalog model fits this decision's memory in its default precision,
+        with this decision's frame budget (the page's model list)."""
+        default = self.default(spec.supports_video)
+        return plan_model(self, spec, default.precision, self.max_frames, self.max_pixels).fits
 
 
-def pick(hw: Hardware, *, override: str | None = None) -> Choice:
-    """The profile and models for ``hw``; ``override`` (default: $CAPTIONER_PROFILE) forces one."""
-    if override is None:
-        override = os.environ.get(ENV_OVERRIDE)
-    if override and override.strip().lower() not in ("", "auto"):
-        return _forced(hw, get(override))
+@functools.lru_cache(maxsize=64)
+def decide(hw: Hardware, profile: str | None = None) -> Decision:
+    """The profile and models for ``hw``; a profile name other than "auto" forces that one.
+
+    Pure arithmetic on the hardware facts, cached: the page's previews, its runs, the CLI and
+    doctor all get the same answer for the same machine."""
+    if not is_auto(profile):
+        return _forced(hw, get(profile or ""))
     if hw.kind == "cpu":
         return _cpu(hw)
     if hw.kind == "mps":
@@ -172,137 +263,148 @@ def pick(hw: Hardware, *, override: str | None = None) -> Choice:
     return _cuda(hw)
 
 
-# --- the three kinds of machine ------------------------------------------------------------
-def _cuda(hw: Hardware) -> Choice:
-    dense = "bf16" if hw.bf16 else "fp16"
-    head_en, head_ko = _cuda_head(hw, dense)
+def plan_model(
+    decision: Decision,
+    spec: catalog.ModelSpec,
+    precision: str,
+    frames: int,
+    pixels: int,
+    max_new_tokens: int = PLAN_NEW_TOKENS,
+) -> memory.Plan:
+    """The memory plan of ``spec`` in the memory this decision was made for."""
+    workload = memory.Workload(
+        frames=frames if spec.supports_video else 0,
+        frame_pixels=pixels,
+        max_new_tokens=max_new_tokens,
+        prompt_tokens=memory.DEFAULT_PROMPT_TOKENS if spec.supports_video else TEXT_PROMPT_TOKENS,
+        devices=decision.devices,
+    )
+    return memory.plan(spec, precision, decision.available_bytes, workload)
+
+
+# --- the three kinds of machine ---------------------------------------------------------------
+def _cuda(hw: Hardware) -> Decision:
+    rt = runtime("cuda", hw)
+    head_en, head_ko = rt.reason, rt.reason_ko
     available, devices = hw.gpu_memory_bytes, hw.gpu_count
     hint = _match(hw)
     if hint is not None:
-        profile = _with_dense(hint, dense)
-        video = _plan_video(profile.video_model, profile.precision, available, profile, devices)
+        video = _plan_video(hint.video_model, rt.precision(hint.video_precision), available, hint, devices)  # fmt: skip
         if video.max_frames >= MIN_FRAMES:
-            text = _fit_text(profile.text_model, profile.text_precision, dense, available, devices)
-            return _choice(profile, video, text, head_en, head_ko, hw)
-        head_en += f"; profile '{hint.name}' default {_short(hint.video_model)} does not fit"
-        head_ko += (
-            f"; 프로필 '{hint.name}'의 기본 모델 {_short(hint.video_model)}은(는) 들어가지 않음"
-        )
+            text = _fit_text(hint.text_model, rt.precision(hint.text_precision), rt, available, devices)  # fmt: skip
+            return _decision(hint, rt, video, text, head_en, head_ko, hw)
+        short = _short(hint.video_model)
+        head_en += f"; profile '{hint.name}' default {short} does not fit"
+        head_ko += f"; 프로필 '{hint.name}'의 기본 모델 {short}은(는) 들어가지 않음"
     profile = hint or _generic(hw)
-    found = _largest_video(dense, available, profile, devices)
-    if found is None:
-        choice = _cpu(hw)
+    video = _largest_video(rt.float_precision, available, profile, devices)
+    if video is None:
+        fallback = _cpu(hw)
         return dataclasses.replace(
-            choice,
-            reason=f"{head_en}; not even Qwen3-VL-2B in NF4 fits → CPU. {choice.reason}",
-            reason_ko=f"{head_ko}; Qwen3-VL-2B NF4도 들어가지 않아 CPU 사용. {choice.reason_ko}",
+            fallback,
+            reason=f"{head_en}; not even Qwen3-VL-2B in NF4 fits → CPU. {fallback.reason}",
+            reason_ko=f"{head_ko}; Qwen3-VL-2B NF4도 들어가지 않아 CPU 사용. {fallback.reason_ko}",
         )
-    video = found
     # An unknown GPU gets the largest text model that fits, like its video model.
     wanted_text = profile.text_model if hint is not None else None
-    text = _fit_text(wanted_text, profile.text_precision, dense, available, devices)
+    text = _fit_text(wanted_text, rt.precision(profile.text_precision), rt, available, devices)
     profile = dataclasses.replace(
-        profile,
-        video_model=video.model_id,
-        precision=video.precision,
-        compute_dtype=_compute(video.precision, dense),
+        profile, video_model=video.model_id, video_precision=video.precision
     )
-    return _choice(profile, video, text, head_en, head_ko, hw)
+    return _decision(profile, rt, video, text, head_en, head_ko, hw)
 
 
-def _cpu_dtype(hw: Hardware) -> tuple[str, str, str]:
-    """fp32 or bf16 on a CPU, with the reason. On the real machine by measurement: CPU flags
-    do not settle it (this 2-core AVX-512-BF16 EPYC without AMX decodes a random Qwen3-0.6B
-    at 17.0 tok/s in bf16 and 7.5-7.9 in fp32 with torch 2.14; other torch builds have shown
-    the opposite). For a simulated CPU, by flags: bf16 where AVX-512-BF16 or AMX exists."""
-    if not hw.simulated:
-        from captioner.loader import measure_cpu_dtype
-
-        dense, why = measure_cpu_dtype()
-        return dense, f"no GPU; {why}", f"GPU 없음; 측정 결과 {why}"
-    native = "amx_bf16" in hw.cpu_flags or hw.cpu_bf16
-    dense = "bf16" if native else "fp32"
-    flag = "native bf16 (AVX-512 BF16 / AMX)" if native else "no native bf16"
-    return dense, f"no GPU; CPU has {flag} → {dense}", f"GPU 없음; CPU: {flag} → {dense}"
-
-
-def _cpu(hw: Hardware) -> Choice:
-    base = get("cpu")
+def _cpu(hw: Hardware) -> Decision:
+    profile = get("cpu")
+    rt = runtime("cpu", hw)
     available = int(hw.ram_bytes * CPU_MEMORY_SHARE)
-    dense, head_en, head_ko = _cpu_dtype(hw)
-    profile = _with_dense(base, dense)
-    video = _plan_video(profile.video_model, dense, available, profile, 1)
-    if video.max_frames < MIN_FRAMES_FLOOR and dense == "fp32":
+    head_en, head_ko = rt.reason, rt.reason_ko
+    video = _plan_video(profile.video_model, rt.float_precision, available, profile, 1)
+    if video.max_frames < MIN_FRAMES_FLOOR and rt.float_precision == "fp32":
         # Not enough RAM for fp32 weights: half the bytes beats not running at all.
-        profile = _with_dense(base, "bf16")
+        rt = dataclasses.replace(rt, float_precision="bf16")
         video = _plan_video(profile.video_model, "bf16", available, profile, 1)
-        head_en += f"; {_gb(available)} usable RAM is too little for fp32 → bf16"
-        head_ko += f"; 사용 가능 RAM {_gb(available)}은 fp32에 부족 → bf16"
-    text = _fit_text(
-        profile.text_model, profile.text_precision, profile.text_precision, available, 1
-    )
-    return _choice(profile, video, text, head_en, head_ko, hw)
+        head_en += f"; {gb(available)} usable RAM is too little for fp32 → bf16"
+        head_ko += f"; 사용 가능 RAM {gb(available)}은 fp32에 부족 → bf16"
+    text = _fit_text(profile.text_model, rt.float_precision, rt, available, 1)
+    return _decision(profile, rt, video, text, head_en, head_ko, hw)
 
 
-def _mps(hw: Hardware) -> Choice:
+def _mps(hw: Hardware) -> Decision:
     profile = get("mps")
+    rt = runtime("mps", hw)
     available = int(hw.ram_bytes * MPS_MEMORY_SHARE)
-    video = _plan_video(profile.video_model, profile.precision, available, profile, 1)
+    video = _plan_video(profile.video_model, rt.float_precision, available, profile, 1)
     if video.max_frames < MIN_FRAMES_FLOOR:
-        choice = _cpu(hw)
+        fallback = _cpu(hw)
         return dataclasses.replace(
-            choice,
-            reason=f"Apple MPS with {_gb(available)} for the GPU is too small → CPU. {choice.reason}",
-            reason_ko=f"Apple MPS 메모리 {_gb(available)} 부족 → CPU. {choice.reason_ko}",
+            fallback,
+            reason=f"Apple MPS with {gb(available)} for the GPU is too small → CPU. {fallback.reason}",
+            reason_ko=f"Apple MPS 메모리 {gb(available)} 부족 → CPU. {fallback.reason_ko}",
         )
-    text = _fit_text(profile.text_model, profile.text_precision, "fp16", available, 1)
-    head_en = "Apple MPS: fp16 (no bitsandbytes on MPS)"
-    head_ko = "Apple MPS: fp16 (MPS에는 bitsandbytes 없음)"
-    return _choice(profile, video, text, head_en, head_ko, hw)
+    text = _fit_text(profile.text_model, rt.float_precision, rt, available, 1)
+    return _decision(profile, rt, video, text, rt.reason, rt.reason_ko, hw)
 
 
-def _forced(hw: Hardware, profile: Profile) -> Choice:
-    """A profile the user chose ("this is my GPU", or a preview of one): its models as
-    written, planned for the memory the profile assumes (GPU profiles) or for this machine's
-    RAM (cpu, mps), with a WARNING when this machine's GPU memory is smaller than that."""
-    if hw.kind == "cuda" and not hw.bf16 and "bf16" in (profile.precision, profile.text_precision):
-        profile = _with_dense(profile, "fp16")  # bf16 on sm<80 is emulated: never pick it
+def _forced(hw: Hardware, profile: Profile) -> Decision:
+    """A profile the user chose: its models as written, planned for the memory the profile
+    assumes (GPU profiles) or for this machine's RAM (cpu, mps), with a WARNING when this
+    machine's GPU memory is smaller than that."""
+    rt = runtime(profile.kind, hw)
+    if profile.kind == "cuda":
+        # The float type by the same rule on the GPU the profile assumes, where that one is
+        # the weaker (a T4 profile on an H100) or this machine has no GPU (a preview); it
+        # runs on this machine's device.
+        gpu = runtime("cuda", _assumed_hardware(profile, hw))
+        if hw.kind != "cuda" or gpu.float_precision == "fp16":
+            rt = dataclasses.replace(rt, float_precision=gpu.float_precision, reason=gpu.reason,
+                                     reason_ko=gpu.reason_ko)  # fmt: skip
     if profile.min_memory_gb > 0:
         devices = profile.min_gpus
         available = int(profile.min_memory_gb * GiB * devices)
     else:  # cpu and mps size themselves from this machine's RAM
         share = CPU_MEMORY_SHARE if profile.kind == "cpu" else MPS_MEMORY_SHARE
         available, devices = int(hw.ram_bytes * share), 1
-    video = _plan_video(profile.video_model, profile.precision, available, profile, devices)
+    video = _plan_video(profile.video_model, rt.precision(profile.video_precision), available, profile, devices)  # fmt: skip
     text = memory.plan(
         catalog.get(profile.text_model),
-        profile.text_precision,
+        rt.precision(profile.text_precision),
         available,
-        max_new_tokens=PLAN_NEW_TOKENS,
-        prompt_tokens=TEXT_PROMPT_TOKENS,
-        devices=devices,
+        memory.Workload(
+            max_new_tokens=PLAN_NEW_TOKENS, prompt_tokens=TEXT_PROMPT_TOKENS, devices=devices
+        ),
     )
-    head_en = f"profile '{profile.name}' forced by {ENV_OVERRIDE}/override"
-    head_ko = f"{ENV_OVERRIDE}/지정으로 프로필 '{profile.name}' 강제 사용"
-    choice = _choice(profile, video, text, head_en, head_ko, hw, forced=True)
+    head_en = f"profile '{profile.name}' chosen by the user; {rt.reason}"
+    head_ko = f"사용자가 프로필 '{profile.name}' 선택; {rt.reason_ko}"
+    if rt.device != profile.kind:
+        head_en += f"; this machine has no {profile.kind} device → runs on {rt.device}"
+        head_ko += f"; 이 컴퓨터에는 {profile.kind} 장치가 없어 {rt.device}에서 실행"
+    decision = _decision(profile, rt, video, text, head_en, head_ko, hw, forced=True)
     if video.max_frames < MIN_FRAMES_FLOOR:
-        problem = (f"does not fit {_gb(available)}", f"{_gb(available)}에 들어가지 않아")
+        problem = (f"does not fit {gb(available)}", f"{gb(available)}에 들어가지 않아")
     elif profile.kind == hw.kind == "cuda" and hw.gpu_memory_bytes < available:
-        have = _gb(hw.gpu_memory_bytes)
-        problem = (f"this machine has {have}, the profile assumes {_gb(available)}",
-                   f"이 컴퓨터는 {have}, 프로필은 {_gb(available)} 가정")  # fmt: skip
+        have = gb(hw.gpu_memory_bytes)
+        problem = (f"this machine has {have}, the profile assumes {gb(available)}",
+                   f"이 컴퓨터는 {have}, 프로필은 {gb(available)} 가정")  # fmt: skip
     else:
-        return choice
+        return decision
     return dataclasses.replace(
-        choice,
+        decision,
         fits=False,
-        max_frames=min(choice.max_frames, profile.max_frames) or profile.max_frames,
-        reason=choice.reason + f" — WARNING: {problem[0]}; loading will likely run out of memory",
-        reason_ko=choice.reason_ko + f" — 경고: {problem[1]}; 메모리 부족이 예상됩니다",
+        max_frames=min(decision.max_frames, profile.max_frames) or profile.max_frames,
+        reason=decision.reason + f" — WARNING: {problem[0]}; loading will likely run out of memory",
+        reason_ko=decision.reason_ko + f" — 경고: {problem[1]}; 메모리 부족이 예상됩니다",
     )
 
 
-# --- helpers -------------------------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------
+def _assumed_hardware(profile: Profile, hw: Hardware) -> Hardware:
+    """The GPUs a CUDA profile assumes, on this machine's CPU facts."""
+    gpu = GPU(0, profile.label_en, int(profile.min_memory_gb * GiB), profile.capability)
+    gpus = tuple(dataclasses.replace(gpu, index=i) for i in range(profile.min_gpus))
+    return dataclasses.replace(hw, gpus=gpus, mps=False, simulated=True)
+
+
 def _match(hw: Hardware) -> Profile | None:
     """The first CUDA profile whose name pattern and per-GPU memory match (or multi-gpu)."""
     per_gpu_gb = hw.smallest_gpu_memory_bytes / GiB
@@ -337,107 +439,75 @@ def _generic(hw: Hardware) -> Profile:
     return dataclasses.replace(base, max_frames=16, max_pixels=PX_448)
 
 
-def _with_dense(profile: Profile, dense: str) -> Profile:
-    """Swap the 16-bit/32-bit precision of a profile (NF4 stays NF4, with this compute dtype)."""
-    video = profile.precision if profile.precision == "nf4" else dense
-    text = profile.text_precision if profile.text_precision == "nf4" else dense
-    return dataclasses.replace(
-        profile, precision=video, text_precision=text, compute_dtype=_compute(video, dense)
-    )
-
-
-def _compute(precision: str, dense: str) -> str:
-    return _COMPUTE_DTYPE[dense if precision == "nf4" else precision]
-
-
 def _plan_video(model_id: str, precision: str, available: int, profile: Profile, devices: int):
+    workload = memory.Workload(
+        frame_pixels=profile.max_pixels, max_new_tokens=PLAN_NEW_TOKENS, devices=devices
+    )
     return memory.plan(
-        catalog.get(model_id),
-        precision,
-        available,
-        frames=0,
-        frame_pixels=profile.max_pixels,
-        max_new_tokens=PLAN_NEW_TOKENS,
-        devices=devices,
-        frame_cap=profile.max_frames,
+        catalog.get(model_id), precision, available, workload, frame_cap=profile.max_frames
     )
 
 
-def _largest_video(dense: str, available: int, profile: Profile, devices: int):
+def _largest_video(float_precision: str, available: int, profile: Profile, devices: int):
     """The best (model, precision) with at least MIN_FRAMES frames (or the floor) of room."""
     for need in (MIN_FRAMES, MIN_FRAMES_FLOOR):
-        for spec, precision in memory.candidates(True, dense):
+        for spec, precision in memory.candidates(True, float_precision):
             video = _plan_video(spec.id, precision, available, profile, devices)
             if video.max_frames >= min(need, profile.max_frames):
                 return video
     return None
 
 
-def _fit_text(model_id: str | None, precision: str, dense: str, available: int, devices: int):
+def _fit_text(model_id: str | None, precision: str, rt: Runtime, available: int, devices: int):
     """The profile's text model if it fits with a long prompt, else the largest that does."""
-    kwargs = dict(max_new_tokens=PLAN_NEW_TOKENS, prompt_tokens=TEXT_PROMPT_TOKENS, devices=devices)
-    smallest = memory.plan(catalog.get("Qwen/Qwen3-0.6B"), precision, available, **kwargs)
-    wanted = (
-        memory.plan(catalog.get(model_id), precision, available, **kwargs) if model_id else smallest
+    workload = memory.Workload(
+        max_new_tokens=PLAN_NEW_TOKENS, prompt_tokens=TEXT_PROMPT_TOKENS, devices=devices
     )
-    if wanted.fits and model_id:
-        return wanted
-    found = memory.largest_fitting(False, dense, available, **kwargs)
+    wanted = catalog.get(model_id or "Qwen/Qwen3-0.6B")
+    planned = memory.plan(wanted, precision, available, workload)
+    if planned.fits and model_id:
+        return planned
+    found = memory.largest_fitting(False, rt.float_precision, available, workload)
     if found is None:
-        return wanted  # reported as not fitting; the video model is what matters here
-    spec, prec = found
-    return memory.plan(spec, prec, available, **kwargs)
+        return planned  # reported as not fitting; the video model is what matters here
+    spec, found_precision = found
+    return memory.plan(spec, found_precision, available, workload)
 
 
-def _choice(profile, video, text, head_en, head_ko, hw, *, forced: bool = False) -> Choice:
+def _decision(profile, rt, video, text, head_en, head_ko, hw, *, forced=False) -> Decision:
     frames = min(profile.max_frames, video.max_frames)
-    vname = f"{_short(video.model_id)} in {memory.precision_name(video.precision)}"
-    tname = f"{_short(text.model_id)} {memory.precision_name(text.precision)}"
+    # the video plan at the frame budget it allows, which is what a default request runs
+    video = memory.plan(
+        catalog.get(video.model_id),
+        video.precision,
+        video.available_bytes,
+        dataclasses.replace(video.workload, frames=frames),
+        frame_cap=profile.max_frames,
+    )
+    vname = f"{_short(video.model_id)} in {precision_.label(video.precision)}"
+    tname = f"{_short(text.model_id)} {precision_.label(text.precision)}"
     reason = (
-        f"{head_en}; {_gb(video.available_bytes)} → {vname} ({_gb(video.weight_bytes)} weights, "
+        f"{head_en}; {gb(video.available_bytes)} → {vname} ({gb(video.weight_bytes)} weights, "
         f"{frames} frames of {profile.max_pixels:,} px fit); text: {tname}"
     )
     reason_ko = (
-        f"{head_ko}; {_gb(video.available_bytes)} → {vname} (가중치 {_gb(video.weight_bytes)}, "
+        f"{head_ko}; {gb(video.available_bytes)} → {vname} (가중치 {gb(video.weight_bytes)}, "
         f"{profile.max_pixels:,}픽셀 프레임 {frames}장); 텍스트: {tname}"
     )
-    return Choice(
+    return Decision(
         profile=profile,
-        reason=reason,
-        reason_ko=reason_ko,
-        video_model=video.model_id,
-        text_model=text.model_id,
-        precision=video.precision,
-        compute_dtype=profile.compute_dtype,
-        text_precision=text.precision,
+        hardware=hw,
+        runtime=rt,
+        video=ModelChoice(video.model_id, video.precision, video),
+        text=ModelChoice(text.model_id, text.precision, text),
         max_frames=frames,
         max_pixels=profile.max_pixels,
-        device_map=profile.device_map,
-        attn_implementation=profile.attn_implementation,
-        max_new_tokens=PLAN_NEW_TOKENS,
-        fits=video.max_frames >= MIN_FRAMES_FLOOR and text.fits,
+        fits=frames >= MIN_FRAMES_FLOOR and text.fits,
         forced=forced,
-        hardware=hw.describe(),
-        video_plan=video,
-        text_plan=text,
-    )
-
-
-def _cuda_head(hw: Hardware, dense: str) -> tuple[str, str]:
-    gpu = hw.gpus[0]
-    who = gpu.name if hw.gpu_count == 1 else f"{hw.gpu_count}× {gpu.name}"
-    sm = f"sm{gpu.capability[0]}{gpu.capability[1]}"
-    if dense == "bf16":
-        return f"{who}: {sm} has native bf16 → bf16", f"{who}: {sm}은 bf16 지원 → bf16"
-    return (
-        f"{who}: {sm} has no native bf16 → fp16 compute",
-        f"{who}: {sm}은 bf16 미지원 → fp16 연산",
+        reason=reason,
+        reason_ko=reason_ko,
     )
 
 
 def _short(model_id: str) -> str:
     return model_id.split("/", 1)[-1].removesuffix("-Instruct")
-
-
-def _gb(n: float) -> str:
-    return f"{n / GiB:.1f} GB"

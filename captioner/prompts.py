@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from captioner.errors import InvalidRequest, UnsupportedInput
+from captioner import errors
+from captioner.errors import InvalidRequest
 
 SYSTEM_PROMPT = (
     "당신은 영상을 한국어로 정확하고 자세하게 설명하는 전문 캡셔너입니다. "
@@ -79,34 +80,34 @@ def preset(key: str) -> Preset:
 
 
 @dataclass(frozen=True)
-class Choice:
-    """One value of a style or length control."""
+class Instruction:
+    """One value of a style or length control and the sentence it adds to the prompt."""
 
     key: str
     label_ko: str
     label_en: str
-    instruction: str  # added to the user message; "" adds nothing
+    text: str  # added to the user message; "" adds nothing
 
 
-STYLES: tuple[Choice, ...] = (
-    Choice(
+STYLES: tuple[Instruction, ...] = (
+    Instruction(
         "hamnida",
         "합니다체",
         "Formal (-seumnida)",
         "문장은 '~합니다', '~입니다'로 끝나는 합니다체로 써 주세요.",
     ),
-    Choice(
+    Instruction(
         "haeyo",
         "해요체",
         "Polite (-haeyo)",
         "문장은 '~해요', '~이에요/예요'로 끝나는 부드러운 해요체로 써 주세요.",
     ),
 )
-LENGTHS: tuple[Choice, ...] = (
-    Choice("short", "짧게", "Short", "답변은 두세 문장 이내로 짧게 핵심만 써 주세요."),
+LENGTHS: tuple[Instruction, ...] = (
+    Instruction("short", "짧게", "Short", "답변은 두세 문장 이내로 짧게 핵심만 써 주세요."),
     # "normal" leaves the length to the prompt or preset (a summary stays one sentence).
-    Choice("normal", "보통", "Normal", ""),
-    Choice(
+    Instruction("normal", "보통", "Normal", ""),
+    Instruction(
         "long",
         "자세히",
         "Long",
@@ -117,7 +118,7 @@ DEFAULT_STYLE = "hamnida"
 DEFAULT_LENGTH = "normal"
 
 
-def _choose(table: tuple[Choice, ...], key: str, what_ko: str, what_en: str) -> Choice:
+def _choose(table: tuple[Instruction, ...], key: str, what_ko: str, what_en: str) -> Instruction:
     for item in table:
         if key in (item.key, item.label_ko):
             return item
@@ -128,19 +129,19 @@ def _choose(table: tuple[Choice, ...], key: str, what_ko: str, what_en: str) -> 
     )
 
 
-def style(key: str) -> Choice:
+def style(key: str) -> Instruction:
     """A STYLES entry by key or Korean label; InvalidRequest otherwise."""
     return _choose(STYLES, key, "문체", "style")
 
 
-def length(key: str) -> Choice:
+def length(key: str) -> Instruction:
     """A LENGTHS entry by key or Korean label; InvalidRequest otherwise."""
     return _choose(LENGTHS, key, "길이", "length")
 
 
 def with_instructions(prompt: str, style_key: str, length_key: str) -> str:
     """The user's text followed by the style and length instructions (one line each)."""
-    extra = [c.instruction for c in (style(style_key), length(length_key)) if c.instruction]
+    extra = [c.text for c in (style(style_key), length(length_key)) if c.text]
     return "\n\n".join([prompt, "\n".join(extra)]) if extra else prompt
 
 
@@ -168,10 +169,7 @@ def build_messages(
     after the question. A text-only Qwen3 cannot see a video: giving it one is refused,
     never silently dropped."""
     if with_video and not accepts_video:
-        raise UnsupportedInput(
-            "선택한 모델은 텍스트 전용 Qwen3 라서 영상을 볼 수 없습니다. Qwen3-VL 모델을 선택하세요.",
-            "The selected model is a text-only Qwen3 and cannot see videos. Pick a Qwen3-VL model.",
-        )
+        raise errors.text_only_model()
     if not prompt.strip():
         raise InvalidRequest("프롬프트가 비어 있습니다.", "The prompt is empty.")
     prompt = with_instructions(prompt, style, length)

@@ -922,13 +922,13 @@ def shared_log(path: str | None = None) -> RunLog:
     return RunLog(path)
 
 
-def default_log() -> RunLog | None:
-    """The process's shared log at :func:`default_db_path`, or None when ``CAPTIONER_DB=off``
-    or the file cannot be opened (warned once): pass it to :func:`record` as it is."""
-    if logging_disabled():
+def default_log(path=None) -> RunLog | None:
+    """The process's shared log at ``path``, or None when the log is off (no path) or the
+    file cannot be opened (warned once): pass it to :func:`record` as it is."""
+    if path is None:
         return None
     try:
-        return shared_log(str(default_db_path()))
+        return shared_log(str(path))
     except CaptionerError as exc:
         if not _default_log_warned:
             _default_log_warned.append(True)
@@ -1299,6 +1299,11 @@ def export(
 
 
 # --- blind comparison -------------------------------------------------------------------------
+def blind_order(seed: int | str) -> tuple[int, int]:
+    """The panels of a blind pair, fixed by ``seed``: (0, 1) keeps A left, (1, 0) swaps."""
+    return (1, 0) if random.Random(f"blind:{seed}").random() < 0.5 else (0, 1)
+
+
 def pair_for_blind(run_a: Run, run_b: Run, seed: int | str) -> tuple[Run, Run, str]:
     """(left, right, key): the two runs in an order fixed by ``seed`` and the pair, so that
     a reviewer cannot tell which is which. Keep ``key`` server-side; :func:`reveal` reads it."""

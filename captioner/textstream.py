@@ -17,26 +17,19 @@ from functools import cache
 
 
 @cache
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character map used by byte-level BPE."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, (chr(c) for c in chars), strict=True))
+def byte_decoder() -> dict[str, int]:
+    """Byte-level BPE's printable character -> byte map (GPT-2's, which Qwen's tokenizer uses)."""
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-
-@cache
-def _unicode_to_bytes() -> dict[str, int]:
     return {char: byte for byte, char in bytes_to_unicode().items()}
+
+
+def token_id(tokenizer, token: str) -> int | None:
+    """The id of a token the tokenizer knows, else None (never the unknown token's id)."""
+    index = tokenizer.convert_tokens_to_ids(token)
+    if index is None or index == getattr(tokenizer, "unk_token_id", None):
+        return None
+    return index
 
 
 def is_byte_level(tokenizer) -> bool:
@@ -68,18 +61,13 @@ class IncrementalDecoder:
         token = self.tokenizer.convert_ids_to_tokens(index)
         if token is None:
             return b""
-        table = _unicode_to_bytes()
+        table = byte_decoder()
         return bytes(table[char] for char in token)
 
     def push(self, ids: list[int]) -> str:
         if self.byte_level:
             return self._utf8.decode(b"".join(self._token_bytes(i) for i in ids))
         return self._push_window(ids)
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes of an unfinished character held back so far (byte-level tokenizers)."""
-        return self._utf8.getstate()[0] if self.byte_level else b""
 
     def flush(self, drop_incomplete: bool = False) -> str:
         """The rest of the text. An unfinished last character (cut off by a token limit or a

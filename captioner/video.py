@@ -784,6 +784,7 @@ class _ClipCache:
     def __init__(self) -> None:
         self._items: OrderedDict[_CacheKey, Clip] = OrderedDict()
         self._bytes = 0
+        self.limit = 512 * _MIB
         self._lock = threading.Lock()
 
     def get(self, key: _CacheKey) -> Clip | None:
@@ -794,7 +795,7 @@ class _ClipCache:
             return clip
 
     def put(self, key: _CacheKey, clip: Clip) -> None:
-        limit = int(_env_float("CAPTIONER_CLIP_CACHE_MB", 512) * _MIB)
+        limit = self.limit
         with self._lock:
             if key in self._items:
                 self._bytes -= self._items.pop(key).frames.nbytes
@@ -813,6 +814,11 @@ class _ClipCache:
 
 
 _CACHE = _ClipCache()
+
+
+def set_cache_limit(max_bytes: int) -> None:
+    """Bound the decoded clips kept in memory."""
+    _CACHE.limit = int(max_bytes)
 
 
 def clear_cache() -> None:

@@ -21,13 +21,22 @@ def _isolated_paths(tmp_path_factory):
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["CAPTIONER_DB"] = str(home / "runs.sqlite3")  # the run log, never ~/.cache
     os.environ["CAPTIONER_LIBRARY"] = str(home / "videos")
+    os.environ["XDG_CACHE_HOME"] = str(home / "cache")  # the CPU measurement's cache
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     yield
 
 
 @pytest.fixture(scope="session")
+def settings(_isolated_paths):
+    """The settings every in-process test runs with: this machine, isolated paths."""
+    from captioner.settings import from_environment
+
+    return from_environment()
+
+
+@pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
-    from captioner import tiny
+    from captioner.dev import tiny
 
     folder = tmp_path_factory.mktemp("tiny")
     tiny.write_all(folder)
@@ -47,6 +56,6 @@ def tiny_text(tiny_dir) -> str:
 @pytest.fixture(scope="session")
 def tiny_thinking_vl(tmp_path_factory) -> str:
     """A tiny Qwen3-VL whose template opens <think> like the -Thinking checkpoints."""
-    from captioner import tiny
+    from captioner.dev import tiny
 
     return str(tiny.write_tiny_vl(tmp_path_factory.mktemp("tiny-think") / "vl", thinking="always"))

@@ -185,43 +185,42 @@ def test_vision_tokens_per_frame():
 
 def test_plan_adds_up_and_reports():
     spec = catalog.get("Qwen/Qwen3-VL-8B-Instruct")
-    p = memory.plan(spec, "nf4", 15 * GiB, frames=32, frame_pixels=448 * 448, max_new_tokens=2048)
+    work = memory.Workload(frames=32, frame_pixels=448 * 448, max_new_tokens=2048)
+    p = memory.plan(spec, "nf4", 15 * GiB, work)
     assert p.fits and p.frames == 32 and p.video_tokens == 32 * 98
     assert p.total_bytes == p.weight_bytes + p.kv_bytes + p.activation_bytes + p.reserve_bytes
     assert p.kv_bytes == 147_456 * (memory.DEFAULT_PROMPT_TOKENS + 32 * 98 + 2048)
     assert "fits" in p.reason and "Qwen3-VL-8B-Instruct" in p.reason
-    assert not memory.plan(spec, "bf16", 15 * GiB, frames=32, frame_pixels=448 * 448).fits
+    assert not memory.plan(spec, "bf16", 15 * GiB, work).fits
 
 
 def test_frame_budget_grows_with_memory_and_is_even():
     spec = catalog.get("Qwen/Qwen3-VL-8B-Instruct")
+    work = memory.Workload(frame_pixels=448 * 448, max_new_tokens=2048)
     budgets = [
-        memory.frame_budget(spec, "bf16", gb * GiB, 448 * 448, 2048, 768)
-        for gb in (16, 18, 20, 24, 40, 80)
+        memory.frame_budget(spec, "bf16", gb * GiB, work, 768) for gb in (16, 18, 20, 24, 40, 80)
     ]
     assert budgets[0] == 0  # 16.3 GB of bf16 weights leave nothing on a 16 GB card
     assert budgets == sorted(budgets) and len(set(budgets)) == len(budgets)
     assert all(b % 2 == 0 for b in budgets)
-    assert memory.frame_budget(spec, "bf16", 1000 * GiB, 448 * 448, 2048, 64) == 64  # the cap
-    assert (
-        memory.frame_budget(catalog.get("Qwen/Qwen3-8B"), "bf16", 80 * GiB, 448 * 448, 2048, 64)
-        == 0
-    )
+    assert memory.frame_budget(spec, "bf16", 1000 * GiB, work, 64) == 64  # the cap
+    assert memory.frame_budget(catalog.get("Qwen/Qwen3-8B"), "bf16", 80 * GiB, work, 64) == 0
 
 
 def test_require_fit_refuses_and_names_what_fits():
     spec = catalog.get("Qwen/Qwen3-VL-8B-Instruct")
-    ok = memory.require_fit(spec, "nf4", 15 * GiB, frames=16, frame_pixels=448 * 448)
+    work = memory.Workload(frames=16, frame_pixels=448 * 448)
+    ok = memory.require_fit(memory.plan(spec, "nf4", 15 * GiB, work))
     assert ok.fits
     with pytest.raises(errors.ModelDoesNotFit) as info:
-        memory.require_fit(spec, "bf16", 12 * GiB, frames=16, frame_pixels=448 * 448)
+        memory.require_fit(memory.plan(spec, "bf16", 12 * GiB, work))
     err = info.value
     assert "Qwen3-VL-8B-Instruct" in err.en and "needs about" in err.en
     assert "필요" in err.ko
     assert "Qwen3-VL-8B-Instruct in NF4 4-bit fits" in err.en  # the same model, quantized
     assert err.detail and "does not fit" in err.detail
     with pytest.raises(errors.ModelDoesNotFit) as info:
-        memory.require_fit(spec, "fp16", 1 * GiB, frames=16, frame_pixels=448 * 448)
+        memory.require_fit(memory.plan(spec, "fp16", 1 * GiB, work))
     assert "No catalog model fits" in info.value.en
 
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from captioner import tiny
+from captioner.dev import tiny
 from captioner.textstream import IncrementalDecoder, is_byte_level
 
 

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from captioner import tiny
+from captioner.dev import tiny
 
 CORPUS = [
     "안녕하세요, 세계! 비디오 속 인물이 천천히 걷고 있습니다.",

@@ -25,8 +25,6 @@ import json
 from functools import cache
 from pathlib import Path
 
-from captioner.textstream import bytes_to_unicode
-
 # Qwen3's added tokens, in id order from 151643 (special=False for the tool/think tags,
 # as in Qwen3's tokenizer_config.json).
 ADDED_TOKENS: tuple[tuple[str, bool], ...] = (
@@ -119,6 +117,8 @@ def _load_ranks(path: Path) -> dict[bytes, int]:
 
 
 def _vocab_and_merges(ranks: dict[bytes, int]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
     """Recover BPE merges from tiktoken ranks. Every split of a token into two known
     tokens is a merge at that token's rank; ordered by (rank, left rank, right rank), this
     reproduces tiktoken's rank-ordered merging."""

@@ -61,12 +61,12 @@ def decode_figures(path: str, spec: video.SamplingSpec) -> dict:
     }
 
 
-def time_to_generation(request: engine.DescribeRequest) -> float:
+def time_to_generation(request: engine.DescribeRequest, settings) -> float:
     """Seconds from the call until generate() starts: planning, decoding, loading, the chat
     template and the processor (the part of ``preprocess_s`` spent inside ``stream``)."""
     start = time.perf_counter()
     before = None
-    for event in engine.describe(request):
+    for event in engine.describe(request, settings):
         if getattr(event, "stage", None) == "generate":
             before = time.perf_counter() - start
         elif event.kind == "error":
@@ -146,24 +146,24 @@ def throughput(loaded, clip, max_new_tokens: int, seed: int = 0) -> dict:
     }
 
 
-def run(model: str, video_path: str | None = None, max_new_tokens: int = 64) -> dict:
+def report(model: str, settings, video_path: str | None = None, max_new_tokens: int = 64) -> dict:
     path = str(video_path or ASSET_CLIP)
     request = engine.DescribeRequest(
         video=path, model=model, max_frames=8, options=generation.Options(max_new_tokens=1)
     )
-    chosen = engine.setup(request)
+    chosen = engine.select(request, settings)
     spec = engine.sampling_spec(chosen, request)
     report = {"model": model, "video": Path(path).name, "decode": decode_figures(path, spec)}
     loader.unload()
     video.clear_cache()
-    first = time_to_generation(request)
-    second = time_to_generation(request)
+    first = time_to_generation(request, settings)
+    second = time_to_generation(request, settings)
     report["before_generation"] = {
         "first_s": round(first, 4),
         "second_s": round(second, 4),
         "second_over_first": round(second / first, 4),
     }
-    loaded = loader.load(chosen.model_request(request))
+    loaded = loader.load(chosen.model_request(request, settings.hub_cache))
     clip = video.load_clip(path, spec)
     report["throughput"] = throughput(loaded, clip, max_new_tokens)
     return report

@@ -1,0 +1,197 @@
+"""Settings: every knob of the app, built once from command-line flags and the environment.
+
+``from_environment(os.environ, profile=..., ...)`` is the one place that reads the process
+environment; flags given on the command line override it. The result is passed explicitly
+to whatever needs it (the engine, the page's previews and runs, batch, the run log), so a
+preview and the run after it plan for the same hardware with the same limits. Nothing
+writes to ``os.environ``.
+
+Environment variables (flags override them; README lists them too):
+
+    CAPTIONER_PROFILE          GPU profile name or "auto" (default)
+    CAPTIONER_MODEL            extra models (comma-separated ids or folders), listed first
+    CAPTIONER_MAX_FILE_MB      largest upload (1024)
+    CAPTIONER_MAX_DURATION_S   longest video (1200)
+    CAPTIONER_DECODE_TIMEOUT_S decoding deadline per video (120)
+    CAPTIONER_CLIP_CACHE_MB    decoded clips kept in memory (512)
+    CAPTIONER_DB               run log file; "off" disables it
+    CAPTIONER_LIBRARY          folder of the review library's videos (next to the run log)
+    CAPTIONER_DATA_DIR         persistent storage (default /data, used when writable)
+    CAPTIONER_QUEUE_SIZE       requests waiting on the page (16)
+    CAPTIONER_ZEROGPU          the GPU slice ZeroGPU lends, as a --simulate-gpu string
+    CAPTIONER_REVIEWER         the reviewer name `review rate` records (default: the user)
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT   host and port of the page
+    SPACES_ZERO_GPU            set by Hugging Face on ZeroGPU Spaces
+    HF_HOME, XDG_CACHE_HOME    where caches go (read, never written)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from captioner import catalog, cpu, hardware, profiles
+from captioner.errors import InvalidRequest
+from captioner.video import VideoLimits
+
+MiB = 2**20
+OFF_VALUES = ("off", "none", "0", "false", "disabled")
+ZEROGPU_SLICE = "NVIDIA H200 (ZeroGPU slice):69.5:9.0"  # half an H200, as ZeroGPU lends it
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str = "auto"  # a profiles.PROFILES name, or "auto": decided from the hardware
+    models: tuple[str, ...] = ()  # extra models (ids or folders) the page lists first
+    limits: VideoLimits = field(default_factory=VideoLimits)
+    clip_cache_bytes: int = 512 * MiB
+    db_path: Path | None = None  # the run log; None: not recorded
+    library_dir: Path | None = None  # review library videos; None: next to the run log
+    cache_dir: Path = Path.home() / ".cache" / "captioner"  # our own small caches
+    hub_cache: str | None = None  # Hugging Face cache; None: huggingface_hub's own default
+    data_dir: Path | None = None  # persistent storage of a Space, when present
+    simulate_gpu: str | None = None  # plan for this machine instead of detecting one
+    zero_gpu: bool = False  # a ZeroGPU Space: no GPU until a request holds one
+    host: str = "127.0.0.1"
+    port: int = 7860
+    share: bool = False
+    queue_size: int = 16
+    reviewer: str | None = None  # `review rate` from the command line
+
+    @functools.cached_property
+    def hardware(self) -> hardware.Hardware:
+        """The machine every plan is made for: simulated (doctor --simulate-gpu, or the slice
+        ZeroGPU lends: CUDA must not be touched before a request holds it), else detected,
+        with the CPU's bf16 speed confirmed once (``cpu.py``)."""
+        if self.simulate_gpu:
+            return hardware.simulate(self.simulate_gpu)
+        cpu_model = catalog.get(profiles.get("cpu").video_model)
+        return cpu.with_bf16_measurement(hardware.detect(), cpu_model, self.cache_dir)
+
+    def decide(self, profile: str | None = None) -> profiles.Decision:
+        """The decision for ``profile`` (default: this settings' profile) on this hardware."""
+        return profiles.decide(self.hardware, profile if profile is not None else self.profile)
+
+    @property
+    def library(self) -> Path | None:
+        if self.library_dir is not None:
+            return self.library_dir
+        return self.db_path.parent / "videos" if self.db_path is not None else None
+
+
+def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Settings:
+    """Settings from ``env`` (default: the process environment), then ``flags`` on top
+    (a flag left at None keeps the environment's value or the default)."""
+    env = os.environ if env is None else env
+    data = _data_dir(env)
+    cache_home = Path(env.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache")
+    values: dict[str, Any] = {
+        "profile": env.get("CAPTIONER_PROFILE", "").strip() or "auto",
+        "models": tuple(m.strip() for m in env.get("CAPTIONER_MODEL", "").split(",") if m.strip()),
+        "limits": VideoLimits(
+            max_file_bytes=int(_number(env, "CAPTIONER_MAX_FILE_MB", 1024) * MiB),
+            max_duration_s=_number(env, "CAPTIONER_MAX_DURATION_S", 1200),
+            decode_timeout_s=_number(env, "CAPTIONER_DECODE_TIMEOUT_S", 120),
+        ),
+        "clip_cache_bytes": int(_number(env, "CAPTIONER_CLIP_CACHE_MB", 512) * MiB),
+        "db_path": _db_path(env, data, cache_home),
+        "library_dir": _path(env.get("CAPTIONER_LIBRARY")),
+        "cache_dir": cache_home / "captioner",
+        # A Space with persistent storage keeps its downloads there, unless HF_HOME says
+        # where they go; passed to huggingface_hub explicitly, not through the environment.
+        "hub_cache": str(data / "huggingface" / "hub")
+        if data is not None and not env.get("HF_HOME")
+        else None,
+        "data_dir": data,
+        "zero_gpu": bool(env.get("SPACES_ZERO_GPU")),
+        "host": env.get("GRADIO_SERVER_NAME", "").strip() or "127.0.0.1",
+        "port": int(_number(env, "GRADIO_SERVER_PORT", 7860)),
+        "queue_size": int(_number(env, "CAPTIONER_QUEUE_SIZE", 16)),
+        "reviewer": env.get("CAPTIONER_REVIEWER", "").strip() or None,
+    }
+    if values["zero_gpu"]:
+        values["simulate_gpu"] = env.get("CAPTIONER_ZEROGPU", "").strip() or ZEROGPU_SLICE
+    values.update(_flags(flags, values))
+    return Settings(**values)
+
+
+def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Command-line values over the environment's; limits are given one by one."""
+    known = {f.name for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    limits = {}
+    for name, value in flags.items():
+        if value is None:
+            continue
+        if name in ("max_file_mb", "max_duration_s", "decode_timeout_s"):
+            limits[name] = value
+        elif name == "db":
+            out["db_path"] = None if str(value).strip().lower() in OFF_VALUES else Path(value)
+        elif name == "models":
+            out["models"] = tuple(value) or values["models"]
+        elif name in known:
+            out[name] = value
+        else:
+            raise TypeError(f"unknown setting {name!r}")
+    if limits:
+        base: VideoLimits = values["limits"]
+        out["limits"] = VideoLimits(
+            max_file_bytes=int(_positive("--max-file-mb", limits["max_file_mb"]) * MiB)
+            if "max_file_mb" in limits
+            else base.max_file_bytes,
+            max_duration_s=_positive("--max-duration-s", limits["max_duration_s"])
+            if "max_duration_s" in limits
+            else base.max_duration_s,
+            decode_timeout_s=_positive("--decode-timeout-s", limits["decode_timeout_s"])
+            if "decode_timeout_s" in limits
+            else base.decode_timeout_s,
+        )
+    return out
+
+
+def _data_dir(env: Mapping[str, str]) -> Path | None:
+    """A Space's persistent storage (/data) when present and writable."""
+    data = Path(env.get("CAPTIONER_DATA_DIR", "").strip() or "/data")
+    return data if data.is_dir() and os.access(data, os.W_OK | os.X_OK) else None
+
+
+def _db_path(env: Mapping[str, str], data: Path | None, cache_home: Path) -> Path | None:
+    raw = env.get("CAPTIONER_DB", "").strip()
+    if raw.lower() in OFF_VALUES:
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    base = data if data is not None else cache_home
+    return base / "captioner" / "runs.sqlite3"
+
+
+def _path(raw: str | None) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw and raw.strip() else None
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidRequest(
+            f"환경 변수 {name}의 값 '{raw}'이(가) 숫자가 아닙니다.",
+            f"Environment variable {name}='{raw}' is not a number.",
+        ) from None
+    return _positive(name, value)
+
+
+def _positive(name: str, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidRequest(
+            f"{name}은(는) 0보다 커야 합니다 (현재 {value}).",
+            f"{name} must be positive (got {value}).",
+        )
+    return float(value)
