@@ -605,8 +605,7 @@ class RunLog:
 
     def prepared(self, run_id: int, setup: Any, clip: Any = None, loaded: Any = None) -> None:
         """What the engine decided and loaded: model, precision, device, sampled frames."""
-        choice = getattr(setup, "choice", None)
-        profile = getattr(getattr(choice, "profile", None), "name", None)
+        profile = getattr(setup, "profile", None)
         hardware = getattr(setup, "hardware", None)
         values: dict[str, Any] = {
             "model": getattr(setup, "model", None),
@@ -991,7 +990,7 @@ def record(
             kind = getattr(event, "kind", None)
             if run_id is not None and not finished:
                 if kind == "prepared":
-                    guard(log.prepared, run_id, event.setup, event.clip, event.loaded)
+                    guard(log.prepared, run_id, event.selection, event.clip, event.loaded)
                 elif kind in ("text", "thinking"):
                     (answer if kind == "text" else thinking).append(event.text)
                     if log.progress_due(run_id):  # join only when it will be written

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from captioner import engine, generation, loader, video
 
-ASSET_CLIP = Path(__file__).resolve().parent.parent / "assets" / "bigbuckbunny.mp4"
+ASSET_CLIP = Path(__file__).resolve().parent.parent.parent / "assets" / "bigbuckbunny.mp4"
 
 
 def _best(fn, repeats: int = 3) -> float:

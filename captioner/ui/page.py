@@ -84,7 +84,7 @@ def build(settings: Settings):
         fn = _describe_handler(gr, settings, stops)
         describe = outputs["generate"].click(
             fn,
-            inputs_kwargs={name: comps[name] for name in form.NAMES},
+            [comps[name] for name in form.NAMES],
             outputs=[outputs["status"], outputs["answer"], outputs["thinking"],
                      outputs["metrics"], outputs["last_run"]],
             api_name="describe",
@@ -187,7 +187,7 @@ def _caption_tab(gr, labels, settings, lang, profile0, model0, defaults, mb, min
                 label="preset", choices=caption.preset_choices,
             )  # fmt: skip
             inputs["prompt"] = L(
-                gr.Textbox(label=t("prompt", lang), placeholder=t("prompt_placeholder", lang),
+                gr.Textbox("", label=t("prompt", lang), placeholder=t("prompt_placeholder", lang),
                            lines=2, elem_id="prompt"),
                 label="prompt", placeholder="prompt_placeholder",
             )  # fmt: skip
@@ -270,10 +270,17 @@ def _number(gr, name: str, value, lang: str):
 
 
 def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
-    """The /describe endpoint: the form's fields by name, streamed snapshots out. On a
+    """The /describe endpoint: the form's fields (positional in ``form.NAMES`` order, or by
+    name, each with its default), streamed snapshots out. Its signature is built from
+    ``form.FIELDS``, which is where gradio reads the API's parameter names and defaults. On a
     ZeroGPU Space it runs under ``spaces.GPU`` with a duration read from the named fields."""
+    signature = _form_signature(gr)
 
-    def describe(request: gr.Request, progress=gr.Progress(), **values):  # noqa: B008
+    def describe(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        request, progress = values.pop("request"), values.pop("progress")
         session = _session(request)
         stop = stops.start(session)
         run_log = review.default_log(settings.db_path)
@@ -304,16 +311,35 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
         finally:
             stops.finish(session, stop)
 
-    return _on_zero_gpu(describe)
+    describe.__signature__ = signature
+    describe.__annotations__ = {"request": gr.Request}  # how gradio finds what to inject
+    return _on_zero_gpu(describe, signature)
 
 
-def _on_zero_gpu(fn):
-    """On ZeroGPU run ``fn`` under spaces.GPU with a duration sized to the request; else as is."""
+def _form_signature(gr):
+    import inspect
+
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    fields = [inspect.Parameter(f.name, kind, default=f.default) for f in form.FIELDS]
+    injected = [
+        inspect.Parameter("request", kind, default=None, annotation=gr.Request),
+        inspect.Parameter("progress", kind, default=gr.Progress()),
+    ]
+    return inspect.Signature(fields + injected)
+
+
+def _on_zero_gpu(fn, signature):
+    """On ZeroGPU run ``fn`` under spaces.GPU with a duration sized to the request (spaces
+    calls it with the handler's own arguments); else ``fn`` as is."""
     try:
         import spaces
     except ImportError:
         return fn
-    return spaces.GPU(duration=lambda *_, **values: form.gpu_seconds(values))(fn)
+
+    def duration(*args, **kwargs) -> int:
+        return form.gpu_seconds(signature.bind(*args, **kwargs).arguments)
+
+    return spaces.GPU(duration=duration)(fn)
 
 
 def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, language, stops) -> None:

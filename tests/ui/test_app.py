@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
 
 
@@ -102,7 +102,12 @@ def test_bad_file_gets_the_message(client, server):
     status, answer, _, _ = client.predict(
         *_args(handle_file(str(ROOT / "README.md")), server["model"]), api_name="/describe"
     )
-    assert status.startswith("⚠️") and "영상 파일이 아닙니다" in status and "not a video" in status
+    assert status.startswith("⚠️") and "영상 파일이 아닙니다" in status and "video" not in status
+    english, _, _, _ = client.predict(  # by keyword, as the README documents; messages in English
+        video=handle_file(str(ROOT / "README.md")), model=server["model"], language="English",
+        api_name="/describe",
+    )  # fmt: skip
+    assert english.startswith("⚠️") and "not a video" in english and "영상" not in english
     ok = client.predict(
         *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4), api_name="/describe"
     )
@@ -157,13 +162,11 @@ def test_readme_has_two_setup_commands():
     assert "pytest" in commands[1]
 
 
-def _import_app():
-    import importlib.util
+def _page(tiny_vl):
+    from captioner import settings as settings_
+    from captioner import ui
 
-    spec = importlib.util.spec_from_file_location("captioner_app", ROOT / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return ui.build(settings_.from_environment(models=[tiny_vl]))
 
 
 def test_building_the_page_loads_no_model_and_never_touches_cuda(tiny_vl):
@@ -172,46 +175,49 @@ def test_building_the_page_loads_no_model_and_never_touches_cuda(tiny_vl):
     from captioner import loader
 
     loader.unload()
-    app = _import_app()
-    args = app.parse_args(["--model", tiny_vl])
-    demo = app.build(args)
-    assert demo is not None
+    assert _page(tiny_vl) is not None
     assert loader.current() is None
     assert not torch.cuda.is_initialized()
 
 
-def test_zerogpu_wraps_generation_with_a_sized_duration(monkeypatch):
+def test_the_describe_endpoint_takes_the_forms_fields_by_name(tiny_vl):
+    from captioner.ui import form
+
+    info = _page(tiny_vl).get_api_info()["named_endpoints"]["/describe"]
+    assert [p["parameter_name"] for p in info["parameters"]] == list(form.NAMES)
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in info["parameters"]}
+    assert defaults["preset"] == "detail" and defaults["max_new_tokens"] == 1024
+
+
+def test_zerogpu_wraps_generation_with_a_duration_from_the_real_inputs(monkeypatch, tiny_vl):
+    """The duration function gets exactly what gradio passes the handler (the page's own
+    inputs, by name), so it cannot drift from the form."""
     import types
+
+    from captioner.ui import form
 
     calls = {}
 
     def gpu(duration):
         def wrap(fn):
-            calls["duration"] = duration
+            calls["duration"], calls["fn"] = duration, fn
             return fn
 
         return wrap
 
-    app = _import_app()
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    demo = _page(tiny_vl)
+    (describe,) = [f for f in demo.fns.values() if f.api_name == "describe"]
+    assert describe.fn is calls["fn"] and list(describe.input_parameter_names) == list(form.NAMES)
+    values = {name: f.default for name, f in form.BY_NAME.items()}
+    values.update(max_frames=64, max_new_tokens=2048)
+    positional = [values[name] for name in form.NAMES]
+    assert calls["duration"](*positional, None, None) == form.gpu_seconds(values)
+    small = form.gpu_seconds({"max_frames": 8, "max_new_tokens": 64})
+    assert calls["duration"](**values) > small
 
-    def generate(*args):
-        return args
 
-    assert app._gpu(generate) is generate
-    args = [None, "detail", "", "", "auto", "m", 2.0, 64, 0, 2048]
-    assert calls["duration"](*args) == app.webui.gpu_seconds(64, 2048)
-    monkeypatch.delitem(sys.modules, "spaces")
-
-
-def test_persistent_storage_holds_caches_and_the_run_log(tmp_path, monkeypatch):
-    app = _import_app()
-    monkeypatch.setenv("CAPTIONER_DATA_DIR", str(tmp_path))
-    for name in ("HF_HOME", "CAPTIONER_DB", "GRADIO_TEMP_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    app.configure(app.parse_args([]))
-    import os
-
-    assert os.environ["HF_HOME"] == str(tmp_path / "huggingface")
-    assert os.environ["CAPTIONER_DB"] == str(tmp_path / "captioner" / "runs.sqlite3")
-    assert "captioner-uploads" in os.environ["GRADIO_TEMP_DIR"]
+def test_app_py_is_wiring_only():
+    source = (ROOT / "app.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) < 60
+    assert "import gradio" not in source and "def build" not in source

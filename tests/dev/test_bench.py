@@ -1,0 +1,28 @@
+"""The benchmark that produces the README's figures runs end to end (tiny model).
+
+Only the shape of the report is checked here: speeds and ratios are measurements, printed by
+``python -m captioner bench`` and copied to the README, never asserted (CI runs on a busy
+2-core machine)."""
+
+from __future__ import annotations
+
+from captioner.dev import bench
+
+
+def test_bench_reports_ours_against_the_raw_calls(tiny_vl, settings):
+    report = bench.report(tiny_vl, settings, max_new_tokens=6)
+    decode, before, speed = report["decode"], report["before_generation"], report["throughput"]
+    assert decode["frames"] >= 4 and decode["ours_bytes"] < decode["raw_bytes"]  # target size
+    assert decode["ours_s"] > 0 and decode["raw_decord_full_size_s"] > 0 and decode["cached_s"] > 0
+    assert before["first_s"] > 0 and before["second_s"] > 0
+    assert speed["new_tokens"] == speed["raw_new_tokens"] == 6  # same length, same settings
+    assert speed["ours_tokens_per_s"] > 0 and speed["raw_decode_tokens_per_s"] > 0
+
+
+def test_make_tiny_writes_loadable_checkpoints(tmp_path):
+    from runcli import cli
+
+    result = cli("make-tiny", str(tmp_path / "t"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "t" / "vl" / "model.safetensors").exists()
+    assert (tmp_path / "t" / "text" / "tokenizer.json").exists()
