@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import review
+from captioner import precision, review
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.settings import Settings
 from captioner.ui import caption
@@ -22,7 +22,7 @@ from captioner.ui.texts import pick, t
 
 COLUMNS = ("col_id", "col_time", "col_video", "col_model", "col_prompt", "col_status",
            "col_rating", "col_answer")  # fmt: skip
-PRECISIONS = ("auto", "bf16", "fp16", "fp32", "nf4")
+PRECISIONS = ("auto", *precision.NAMES)  # "auto": the profile's
 
 
 def headers(lang: str) -> list[str]:
