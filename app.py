@@ -9,6 +9,7 @@ model and never touches CUDA; the model loads on the first request, with progres
 """
 
 import argparse
+import dataclasses
 import logging
 import os
 import tempfile
@@ -16,8 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from captioner import hardware, prompts, review, reviewui, webui
+from captioner import cli, hardware, prompts, review, reviewui, webui
 from captioner.errors import CaptionerError
+from captioner.video import VideoLimits
 
 ROOT = Path(__file__).resolve().parent
 _STOPS: dict[str, threading.Event] = {}  # session -> the stop switch of its running request
@@ -53,9 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def configure(args: argparse.Namespace) -> None:
-    """Environment for the process: limits, uploads in our own temp dir, caches on /data."""
-    os.environ["CAPTIONER_MAX_FILE_MB"] = str(args.max_file_mb)
-    os.environ["CAPTIONER_MAX_DURATION_S"] = str(args.max_duration_s)
+    """Environment for the process: uploads in our own temp dir, caches on /data."""
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(tempfile.gettempdir()) / "captioner-uploads"))
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # keep the server log readable
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
@@ -65,6 +65,16 @@ def configure(args: argparse.Namespace) -> None:
         os.environ.setdefault("CAPTIONER_DB", str(data / "captioner" / "runs.sqlite3"))
     if args.profile and args.profile != "auto":
         os.environ["CAPTIONER_PROFILE"] = args.profile
+
+
+def video_limits(args: argparse.Namespace) -> VideoLimits:
+    """What one upload may cost: the flags' size and duration, the rest from the environment
+    (CAPTIONER_DECODE_TIMEOUT_S; CAPTIONER_CLIP_CACHE_MB bounds the clip cache)."""
+    return dataclasses.replace(
+        cli.configure_video(),
+        max_file_bytes=args.max_file_mb * 2**20,
+        max_duration_s=args.max_duration_s,
+    )
 
 
 def _gpu(fn):
@@ -96,6 +106,7 @@ def build(args: argparse.Namespace):
     import gradio as gr
 
     hw = _hardware()
+    limits = video_limits(args)
     extra = tuple(args.model)
     lang = "ko"
     profile0 = args.profile or "auto"
@@ -299,7 +310,7 @@ def build(args: argparse.Namespace):
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
             run = {"preset": preset, "video": form.video, "prompt": prompt}
             try:
-                for state in webui.run(form, stop, report, events_filter=recorder):
+                for state in webui.run(form, stop, report, recorder, limits):
                     if (
                         getattr(state.event, "kind", None) == "prepared"
                         and state.event.clip is not None
@@ -348,7 +359,13 @@ def build(args: argparse.Namespace):
         )
         with tabs:
             _review_tab(
-                gr, hw, extra, video, [fps, max_frames, max_pixels, *sampling, seed], language
+                gr,
+                hw,
+                extra,
+                video,
+                [fps, max_frames, max_pixels, *sampling, seed],
+                language,
+                limits,
             )
 
         def on_profile(profile_value, language_value):
@@ -426,7 +443,7 @@ def _message(exc: CaptionerError) -> str:
     return f"⚠️ **{exc.ko}**\n\n{exc.en}"
 
 
-def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
+def _review_tab(gr, hw, extra, video, base_inputs, language, limits) -> None:
     """리뷰 tab: the run log as a table, a run's video and output, ratings, exports, and
     comparisons (two configurations on one video, or two recorded runs; optionally blind)."""
     models = webui.model_choices("auto", hw, "ko", extra)
@@ -581,7 +598,14 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         b = reviewui.Config(*config_values[5:])
         seed_value = int(time.time())
         for state in reviewui.compare_configs(
-            base, a, b, threading.Event(), review.default_log(), bool(blind_value), seed_value
+            base,
+            a,
+            b,
+            threading.Event(),
+            review.default_log(),
+            bool(blind_value),
+            seed_value,
+            limits,
         ):
             yield state.left, state.right, state.status, state.run_ids
 

@@ -215,6 +215,7 @@ def run_batch(
     recursive: bool = False,
     exports: Sequence[str] = review.EXPORT_FORMATS,
     hw: Any = None,
+    limits: video.VideoLimits | None = None,
     **request_fields: Any,
 ) -> BatchSummary:
     """Run every video × prompt × model combination not already done; returns the summary.
@@ -223,7 +224,7 @@ def run_batch(
     (``options=Options(max_new_tokens=..., seed=...)``, ``fps``, ``max_frames``, ``profile``,
     ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
     the batch after the current step of the current run. Exports and subtitles go to
-    ``out_dir``."""
+    ``out_dir``. ``limits`` bound every video (None: the defaults)."""
     from captioner import engine
 
     _check_fields(request_fields)
@@ -269,6 +270,7 @@ def run_batch(
                             stats,
                             stop,
                             hw,
+                            limits,
                             known_error=video_errors.get(str(path)) or model_error,
                         )
                         if run_id is not None:
@@ -306,7 +308,7 @@ def run_batch(
     return summary
 
 
-def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
+def _one(request, log, stats: ModelStats, stop, hw, limits, known_error=None):
     """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
     "done", "stopped" or "failed"."""
     from captioner import engine
@@ -323,7 +325,7 @@ def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
     last = None
     load_started = None
     try:
-        events = engine.describe(request, stop=stop, hw=hw)
+        events = engine.describe(request, stop=stop, hw=hw, limits=limits)
         for event in review.record(
             events, request, log=log, source="batch", on_start=run_ids.append
         ):

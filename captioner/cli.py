@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -170,6 +171,46 @@ def print_error(exc: CaptionerError) -> None:
     print(f"오류: {exc.ko}\nerror: {exc.en}", file=sys.stderr)
 
 
+# --- video settings from the environment ---------------------------------------------------------
+def _env_float(name: str, default: float) -> float:
+    from captioner.errors import InvalidRequest
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"환경 변수 {name}의 값 '{raw}'이(가) 숫자가 아닙니다.",
+            f"Environment variable {name}='{raw}' is not a number.",
+        ) from exc
+    if not math.isfinite(value) or value < 0 or (value == 0 and name != "CAPTIONER_CLIP_CACHE_MB"):
+        raise InvalidRequest(
+            f"환경 변수 {name}은(는) 0보다 커야 합니다 (현재 {raw}).",
+            f"Environment variable {name} must be positive (got {raw}).",
+        )
+    return value
+
+
+def configure_video():
+    """Video limits from CAPTIONER_MAX_FILE_MB / _MAX_DURATION_S / _DECODE_TIMEOUT_S (over
+    the defaults), and the clip cache bounded by CAPTIONER_CLIP_CACHE_MB (MiB, 0: off).
+
+    Read once per command by the entry points (the video package never reads the
+    environment); the limits are then passed explicitly to every run."""
+    from captioner import video
+
+    default = video.VideoLimits()
+    mib = 2**20
+    video.set_cache_limit(int(_env_float("CAPTIONER_CLIP_CACHE_MB", 512) * mib))
+    return video.VideoLimits(
+        max_file_bytes=int(_env_float("CAPTIONER_MAX_FILE_MB", default.max_file_bytes / mib) * mib),
+        max_duration_s=_env_float("CAPTIONER_MAX_DURATION_S", default.max_duration_s),
+        decode_timeout_s=_env_float("CAPTIONER_DECODE_TIMEOUT_S", default.decode_timeout_s),
+    )
+
+
 # --- doctor ----------------------------------------------------------------------------------
 def _doctor(args) -> int:
     from captioner import hardware
@@ -282,13 +323,16 @@ def _describe(args) -> int:
 
         hf_logging.disable_progress_bar()  # the "Loading weights" bar too
     request = _request(args)
+    limits = configure_video()
     record: dict = {
         "style": _canonical(prompts.style, request.style),
         "length": _canonical(prompts.length, request.length),
         "allow_hanja": request.options.allow_hanja,
     }
     interrupted = False
-    events = engine.describe(request, progress=lambda fraction, message: say(message), stop=stop)
+    events = engine.describe(
+        request, progress=lambda fraction, message: say(message), stop=stop, limits=limits
+    )
     from captioner import review_cli
 
     events = review_cli.record_cli_run(events, request, source="cli", db=args.db)  # the run log

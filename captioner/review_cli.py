@@ -20,7 +20,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from captioner.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, guarded
+from captioner.cli import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USER,
+    configure_video,
+    guarded,
+)
 from captioner.errors import CaptionerError
 
 _HANDLER = "_review_cli_handler"
@@ -169,6 +176,7 @@ def _batch(args) -> int:
         bar.update(done - bar.n)
         bar.set_postfix_str(label, refresh=True)
 
+    limits = configure_video()
     with _open_log(args) as run_log:
         try:
             summary = batch.run_batch(
@@ -182,6 +190,7 @@ def _batch(args) -> int:
                 vtt=args.vtt,
                 progress=progress,
                 recursive=args.recursive,
+                limits=limits,
                 **fields,
             )
         finally:

@@ -218,6 +218,7 @@ def compare_configs(
     log: review.RunLog | None,
     blind: bool,
     seed: int,
+    limits: video.VideoLimits | None = None,
 ) -> Iterator[CompareState]:
     """Run configuration A, then B, on the same video; stream both into two panels.
 
@@ -241,7 +242,8 @@ def compare_configs(
         def recorder(events, request, _remember=remember):
             return review.record(events, request, log=log, source="web", on_start=_remember)
 
-        for state in webui.run(form, stop, events_filter=recorder if log is not None else None):
+        recording = recorder if log is not None else None
+        for state in webui.run(form, stop, events_filter=recording, limits=limits):
             outputs[side] = state.answer if not state.error else state.status
             status = f"{label}: {state.status}"
             yield CompareState(outputs[0], outputs[1], status, tuple(ids))

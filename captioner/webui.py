@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from captioner import catalog, engine, hardware, profiles, prompts
+from captioner import catalog, engine, hardware, profiles, prompts, video
 from captioner.errors import CaptionerError
 from captioner.generation import Options
 
@@ -336,10 +336,12 @@ def run(
     stop: threading.Event,
     progress: Callable[[float | None, str], None] | None = None,
     events_filter: Callable[[Iterator, engine.DescribeRequest], Iterator] | None = None,
+    limits: video.VideoLimits | None = None,
 ) -> Iterator[UiState]:
     """Stream one request as UI snapshots. Errors become a message; the page keeps working.
 
-    ``events_filter`` wraps the engine's event stream (e.g. the run log's recorder)."""
+    ``events_filter`` wraps the engine's event stream (e.g. the run log's recorder);
+    ``limits`` bound the upload (None: the defaults)."""
     lang = form.lang
     state = UiState(status=t("status_plan", lang))
     yield state
@@ -351,7 +353,7 @@ def run(
     if request.video is None and _needs_video(request.model):
         yield UiState(status=t("no_video", lang), error=True, done=True)
         return
-    events = engine.describe(request, progress=progress, stop=stop)
+    events = engine.describe(request, progress=progress, stop=stop, limits=limits)
     if events_filter is not None:
         events = events_filter(events, request)
     answer: list[str] = []

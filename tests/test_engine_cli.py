@@ -304,3 +304,34 @@ def test_a_chosen_gpu_profile_is_planned_for_its_own_memory():
         chosen.model == "Qwen/Qwen3-VL-32B-Instruct" and chosen.plan.available_bytes > 100 * 2**30
     )
     assert chosen.precision == "fp16" and "WARNING" in chosen.reason  # sm75: no bf16
+
+
+def test_video_settings_come_from_the_environment_once(monkeypatch):
+    from captioner import cli, video
+    from captioner.errors import InvalidRequest
+    from captioner.video import cache
+
+    monkeypatch.setenv("CAPTIONER_MAX_FILE_MB", "10")
+    monkeypatch.setenv("CAPTIONER_MAX_DURATION_S", "30")
+    monkeypatch.setenv("CAPTIONER_DECODE_TIMEOUT_S", "5.5")
+    monkeypatch.setenv("CAPTIONER_CLIP_CACHE_MB", "0")
+    try:
+        assert cli.configure_video() == video.VideoLimits(10 * 2**20, 30.0, 5.5)
+        clip = video.load_clip(BBB)
+        assert not video.load_clip(BBB).from_cache  # a 0 MB cache keeps nothing
+        assert clip.frames.shape[0] == 10
+        monkeypatch.setenv("CAPTIONER_MAX_DURATION_S", "ten")
+        with pytest.raises(InvalidRequest):
+            cli.configure_video()
+        monkeypatch.setenv("CAPTIONER_MAX_DURATION_S", "-1")
+        with pytest.raises(InvalidRequest):
+            cli.configure_video()
+    finally:
+        video.set_cache_limit(cache.DEFAULT_LIMIT_BYTES)
+
+
+def test_describe_cli_honours_the_file_size_limit_from_the_environment(tmp_path):
+    result = _cli("describe", str(BBB), env={"CAPTIONER_MAX_FILE_MB": "0.01"})
+    assert result.returncode == 2, result.stderr
+    assert "너무 큽니다" in result.stderr and "too large" in result.stderr
+    assert "Traceback" not in result.stderr
