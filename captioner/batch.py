@@ -224,7 +224,7 @@ def run_batch(
     (``options=Options(max_new_tokens=..., seed=...)``, ``fps``, ``max_frames``, ``profile``,
     ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
     the batch after the current step of the current run. Exports and subtitles go to
-    ``out_dir``."""
+    ``out_dir``. ``settings`` carry the hardware and the limits every video is held to."""
     from captioner import engine
 
     _check_fields(request_fields)

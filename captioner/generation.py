@@ -284,7 +284,7 @@ class TransformersBackend:
                     text=[text],
                     videos=[clip.frames],
                     video_metadata=[VideoMetadata(**clip.processor_metadata())],
-                    do_sample_frames=False,  # frames were sampled by video.py, with real times
+                    do_sample_frames=False,  # frames were sampled by captioner.video, with real times
                     do_resize=False,  # ...and decoded at the planned resolution
                     return_tensors="pt",
                 )

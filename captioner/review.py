@@ -377,7 +377,7 @@ def _request_dict(request: Any) -> dict:
 def _file_sha256(path: str | None) -> str | None:
     """Content hash of the video, or None when it cannot be read (the engine reports why).
 
-    Goes through video.py's memo, so the engine does not hash the same upload again."""
+    Goes through captioner.video's memo, so the engine does not hash the same upload again."""
     if not path or not os.path.isfile(path):
         return None
     from captioner import video

@@ -19,6 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+# Bursty frame times for a variable-frame-rate clip: 10 fps, a jump, a pair, 20 fps, a long still.
+VFR_TIMES = (
+    [round(0.1 * i, 3) for i in range(11)]
+    + [2.5, 2.6]
+    + [round(4.0 + 0.05 * i, 3) for i in range(21)]
+    + [8.0]
+)
+
 # libx264 is in the PyAV wheels we use; mpeg4 is the fallback that every FFmpeg build has.
 _PREFERRED_CODECS = ("libx264", "mpeg4")
 

@@ -54,12 +54,17 @@ def print_error(exc: CaptionerError) -> None:
 
 
 def settings(args: argparse.Namespace) -> Settings:
-    """The settings for a command: the environment, with this command's flags on top."""
-    return from_environment(
+    """The settings for a command: the environment, with this command's flags on top; the
+    process's clip cache is sized from them."""
+    from captioner import video
+
+    built = from_environment(
         profile=getattr(args, "profile", None),
         db=getattr(args, "db", None),
         simulate_gpu=getattr(args, "simulate_gpu", None),
     )
+    video.set_cache_limit(built.clip_cache_bytes)
+    return built
 
 
 # Terminal control sequences (CSI/OSC/other escapes) and C0/C1 controls but newline and tab.

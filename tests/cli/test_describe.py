@@ -115,3 +115,10 @@ def test_model_output_cannot_drive_the_terminal():
     from captioner.cli.common import printable
 
     assert printable("토끼\x1b[2J\x1b]0;title\x07가\r\n뛴다\x9b\tok") == "토끼가\n뛴다\tok"
+
+
+def test_describe_honours_the_file_size_limit_from_the_environment():
+    result = cli("describe", str(BBB), env={"CAPTIONER_MAX_FILE_MB": "0.01"})
+    assert result.returncode == 2, result.stderr
+    assert "너무 큽니다" in result.stderr and "too large" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,50 @@
+"""The video pipeline: a user's file in, a :class:`Clip` for Qwen3-VL out.
+
+``load_clip(path, spec, limits)`` turns an upload into a few RGB frames already at the
+resolution the model will see, the frames' real presentation times, and the metadata that
+transformers' ``Qwen3VLProcessor`` needs to write correct ``<t seconds>`` markers. Every
+failure a user can cause is a typed error with a Korean and an English message.
+
+One concern per module, in the order a file meets them:
+
+    files.py       exists, not empty, not too large; the content hash (read once per version)
+    containers.py  the container formats we know, recognised by their first bytes
+    probing.py     VideoInfo: duration, size, every frame's time, read without decoding
+    sampling.py    which frames and at what size (pure arithmetic: SamplingSpec)
+    decode.py      the readers (decord, PyAV) decoding straight to the target size
+    worker.py      the process probing and decoding run in, killed when a job overruns
+    cache.py       decoded clips kept in memory, bounded in bytes
+    clip.py        the order of the steps above: load_clip, probe, VideoLimits, Clip
+    readers.py     which readers exist and are installed
+    messages.py    the bilingual text of every video error
+
+Nothing here reads the environment: callers pass ``VideoLimits`` and call
+``set_cache_limit`` from their settings.
+"""
+
+from __future__ import annotations
+
+from captioner.video.cache import set_cache_limit
+from captioner.video.clip import Clip, VideoLimits, clear_cache, load_clip, probe
+from captioner.video.containers import VIDEO_EXTENSIONS
+from captioner.video.files import file_sha256, remember_sha256
+from captioner.video.probing import VideoInfo
+from captioner.video.readers import BACKENDS
+from captioner.video.sampling import SamplingSpec, sample_indices, target_size
+
+__all__ = [
+    "BACKENDS",
+    "VIDEO_EXTENSIONS",
+    "Clip",
+    "SamplingSpec",
+    "VideoInfo",
+    "VideoLimits",
+    "clear_cache",
+    "file_sha256",
+    "load_clip",
+    "probe",
+    "remember_sha256",
+    "sample_indices",
+    "set_cache_limit",
+    "target_size",
+]
