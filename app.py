@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from captioner import hardware, prompts, review, reviewui, webui
+from captioner import hardware, prompts, reviewui, runlog, webui
 from captioner.errors import CaptionerError
+from captioner.runlog import paths as runlog_paths
 
 ROOT = Path(__file__).resolve().parent
 _STOPS: dict[str, threading.Event] = {}  # session -> the stop switch of its running request
@@ -293,9 +294,10 @@ def build(args: argparse.Namespace):
                 seed=-1 if seed is None else seed, think=think, lang="en" if language == "English" else "ko",
                 extra={"style": style or "hamnida", "length": length or "normal", "allow_hanja": bool(allow_hanja)},
             )  # fmt: skip
-            form.video = reviewui.keep_video(video)  # kept for the review tab (uploads expire)
-            log = review.default_log()
-            recorder = lambda events, req: review.record(events, req, log=log, source="web")  # noqa: E731
+            # kept for the review tab (uploads expire)
+            form.video = runlog_paths.default_library().keep(video)
+            log = runlog_paths.default_log()
+            recorder = lambda events, req: runlog.record(events, req, log=log, source="web")  # noqa: E731
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
             run = {"preset": preset, "video": form.video, "prompt": prompt}
             try:
@@ -412,8 +414,8 @@ def build(args: argparse.Namespace):
     return demo
 
 
-def _log() -> review.RunLog:
-    log = review.default_log()
+def _log() -> runlog.RunLog:
+    log = runlog_paths.default_log()
     if log is None:
         raise CaptionerError(
             "실행 기록이 꺼져 있습니다 (CAPTIONER_DB=off).",
@@ -530,7 +532,9 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
 
     def open_run(run_value, language_value):
         try:
-            path, detail = reviewui.open_run(_log(), run_value, lang_of(language_value))
+            path, detail = reviewui.open_run(
+                _log(), run_value, lang_of(language_value), runlog_paths.default_library()
+            )
         except (CaptionerError, TypeError, ValueError) as exc:
             return None, "", _message(exc) if isinstance(exc, CaptionerError) else f"⚠️ {exc}"
         return path, detail, ""
@@ -557,7 +561,9 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         except CaptionerError as exc:
             return gr.update(), _message(exc), gr.update()
         rows, _ = list_runs(*filter_values, language_value)
-        _, detail = reviewui.open_run(_log(), run_value, lang_of(language_value))
+        _, detail = reviewui.open_run(
+            _log(), run_value, lang_of(language_value), runlog_paths.default_library()
+        )
         return rows, done, detail
 
     def export_runs(fmt, *filter_values):
@@ -572,7 +578,7 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
     def run_both(video_value, fps, max_frames, max_pixels, max_new_tokens, temperature, top_p, top_k,
                  repetition_penalty, presence_penalty, seed, language_value, blind_value, *config_values):  # fmt: skip
         base = webui.Form(
-            video=reviewui.keep_video(video_value), fps=fps or 2.0, max_frames=max_frames or 0,
+            video=runlog_paths.default_library().keep(video_value), fps=fps or 2.0, max_frames=max_frames or 0,
             max_pixels=max_pixels or 0, max_new_tokens=max_new_tokens, temperature=temperature,
             top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
             presence_penalty=presence_penalty, seed=-1 if seed is None else seed, lang=lang_of(language_value),
@@ -581,7 +587,7 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         b = reviewui.Config(*config_values[5:])
         seed_value = int(time.time())
         for state in reviewui.compare_configs(
-            base, a, b, threading.Event(), review.default_log(), bool(blind_value), seed_value
+            base, a, b, threading.Event(), runlog_paths.default_log(), bool(blind_value), seed_value
         ):
             yield state.left, state.right, state.status, state.run_ids
 
@@ -593,6 +599,7 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
                 right_value,
                 bool(blind_value),
                 lang_of(language_value),
+                runlog_paths.default_library(),
                 int(time.time()),
             )
         except (CaptionerError, TypeError, ValueError) as exc:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # --- parser -------------------------------------------------------------------------------------
 def add_commands(subparsers: Any) -> None:
     """Register ``batch`` and ``review`` on the CLI's ``add_subparsers()`` object."""
-    from captioner import review
+    from captioner import runlog
     from captioner.prompts import PRESETS
 
     batch = subparsers.add_parser(
@@ -95,7 +95,7 @@ def add_commands(subparsers: Any) -> None:
     rate.set_defaults(**{_HANDLER: _rate})
 
     export = sub.add_parser("export", help="export filtered runs as csv, jsonl or html")
-    export.add_argument("--format", required=True, choices=review.EXPORT_FORMATS)
+    export.add_argument("--format", required=True, choices=runlog.EXPORT_FORMATS)
     export.add_argument("--out", required=True)
     _filter_args(export)
     export.add_argument("--limit", type=int, help="default: all")
@@ -138,9 +138,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open_log(args):
-    from captioner import review
+    from captioner.runlog import RunLog, paths
 
-    return review.RunLog(args.db)
+    return RunLog(args.db or paths.default_db_path())
 
 
 # --- batch --------------------------------------------------------------------------------------
@@ -296,11 +296,11 @@ def _rate(args) -> int:
 
 
 def _export(args) -> int:
-    from captioner import review
+    from captioner import runlog
 
     with _open_log(args) as run_log:
         runs = run_log.query(**_filters(args), limit=args.limit, newest_first=False)
-    path = review.export(runs, args.format, args.out)
+    path = runlog.export(runs, args.format, args.out)
     print(f"{len(runs)}개 실행 내보냄 / exported {len(runs)} runs → {path}", file=sys.stderr)
     return EXIT_OK
 
@@ -317,17 +317,18 @@ def record_cli_run(
 
     Recording never stops a run: when the log cannot be opened (or ``CAPTIONER_DB=off``),
     a warning goes to stderr and the events flow unrecorded."""
-    from captioner import review
+    from captioner import runlog
+    from captioner.runlog import paths
 
-    if db is None and review.logging_disabled():
+    if db is None and paths.logging_disabled():
         return iter(events)
     try:
-        run_log = review.RunLog(db)
+        run_log = runlog.RunLog(db or paths.default_db_path())
     except CaptionerError as exc:
         print(f"경고: {exc.ko}\nwarning: {exc.en} (run not recorded)", file=sys.stderr)
         return iter(events)
     return _closing(
-        review.record(events, request, log=run_log, source=source, on_start=on_start), run_log
+        runlog.record(events, request, log=run_log, source=source, on_start=on_start), run_log
     )
 
 

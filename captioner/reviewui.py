@@ -1,22 +1,20 @@
 """The review tab's logic, without gradio: the run table, a run's details, ratings, exports,
 side-by-side and blind comparisons, subtitles, and the library of reviewed videos.
 
-The run log itself (SQLite, migrations, exports) is ``review.py``; this module turns it into
-what the page shows. ``app.py`` only wires components to these functions.
+The run log itself (SQLite, migrations, exports, the video library) is ``captioner/runlog``;
+this module turns it into what the page shows. ``app.py`` only wires components to these
+functions.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import review, subtitles, video, webui
+from captioner import runlog, subtitles, webui
 from captioner.errors import CaptionerError, InvalidRequest
 
 HEADERS = {
@@ -31,43 +29,10 @@ STATUS = {
 }
 
 
-# --- the library of videos (so a reviewer can watch what was captioned) ------------------------
-def library_dir() -> Path:
-    """Where uploaded videos are kept for review: next to the run log (on /data on a Space)."""
-    return Path(os.environ.get("CAPTIONER_LIBRARY") or review.default_db_path().parent / "videos")
-
-
-def keep_video(path: str | None) -> str | None:
-    """Copy an uploaded video into the library under its content hash (once) and return the
-    copy's path; uploads in the web server's temp dir are deleted after an hour."""
-    if not path or not Path(path).is_file():
-        return path
-    try:
-        sha = video.file_sha256(path)  # the engine and the log reuse this hash
-    except CaptionerError:
-        return path  # unreadable: the engine reports it with the right message
-    folder = library_dir()
-    target = folder / f"{sha}{Path(path).suffix.lower()}"
-    try:
-        if not target.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".part")
-            shutil.copyfile(path, partial)
-            partial.replace(target)
-        video.remember_sha256(target, sha)  # a byte-for-byte copy: no second read
-        return str(target)
-    except OSError:
-        return path  # a full disk must not stop captioning; the run is still logged
-
-
-def find_video(run: review.Run) -> str | None:
-    """A file with this run's video: the library copy, else the path it was captioned from."""
-    if run.video_sha256:
-        for candidate in library_dir().glob(f"{run.video_sha256}.*"):
-            if not candidate.name.endswith(".part"):
-                return str(candidate)
-    original = (run.request or {}).get("video")
-    return original if original and Path(original).is_file() else None
+def find_video(run: runlog.Run, library: runlog.Library) -> str | None:
+    """The library's copy of this run's video, if it was kept."""
+    found = library.find(run.video_sha256)
+    return str(found) if found is not None else None
 
 
 # --- table, details, ratings, export --------------------------------------------------------------
@@ -81,7 +46,7 @@ def _filters(model: str, preset: str, video: str, since: str, min_rating) -> dic
     }
 
 
-def query(log: review.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
+def query(log: runlog.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
     try:
         return log.query(
             **_filters(model or "", preset, video or "", since or "", min_rating), limit=limit
@@ -94,7 +59,7 @@ def query(log: review.RunLog, model="", preset="all", video="", since="", min_ra
         ) from exc
 
 
-def table(runs: list[review.Run], lang: str) -> list[list]:
+def table(runs: list[runlog.Run], lang: str) -> list[list]:
     rows = []
     for run in runs:
         rating = f"{run.rating_avg:.1f} ({run.rating_count})" if run.rating_count else ""
@@ -106,7 +71,7 @@ def table(runs: list[review.Run], lang: str) -> list[list]:
     return rows
 
 
-def config_markdown(run: review.Run, lang: str) -> str:
+def config_markdown(run: runlog.Run, lang: str) -> str:
     label = lambda ko, en: ko if lang == "ko" else en  # noqa: E731
     parts = [
         f"**{label('모델', 'model')}**: `{run.model}`"
@@ -125,7 +90,7 @@ def _quote(text: str | None) -> str:
     return f"“{text}”" if text else ""
 
 
-def run_markdown(run: review.Run, lang: str, *, blind: bool = False) -> str:
+def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
     """A run's output (and, unless blind, its configuration, metrics and ratings)."""
     sections = [run.answer or ("(출력 없음)" if lang == "ko" else "(no output)")]
     if run.error:
@@ -146,12 +111,14 @@ def run_markdown(run: review.Run, lang: str, *, blind: bool = False) -> str:
     return "\n\n".join(sections)
 
 
-def open_run(log: review.RunLog, run_id, lang: str) -> tuple[str | None, str]:
+def open_run(
+    log: runlog.RunLog, run_id, lang: str, library: runlog.Library
+) -> tuple[str | None, str]:
     run = log.get(int(run_id))
-    return find_video(run), run_markdown(run, lang)
+    return find_video(run, library), run_markdown(run, lang)
 
 
-def rate(log: review.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
+def rate(log: runlog.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
     if run_id in (None, "") or score in (None, ""):
         raise InvalidRequest("평가할 실행과 점수를 고르세요.", "Pick a run and a score to rate.")
     tag_list = [t.strip() for t in (tags or "").replace("#", ",").split(",") if t.strip()]
@@ -159,10 +126,10 @@ def rate(log: review.RunLog, run_id, score, tags: str, note: str, reviewer: str,
     return f"✅ #{int(run_id)} ★{int(score)}" + (" 저장됨" if lang == "ko" else " saved")
 
 
-def export(log: review.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
+def export(log: runlog.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
     runs = query(log, **filters, limit=None)
     folder = Path(out_dir or tempfile.mkdtemp(prefix="captioner-export-"))
-    return review.export(runs, fmt, folder / f"captioner-runs.{fmt}")
+    return runlog.export(runs, fmt, folder / f"captioner-runs.{fmt}")
 
 
 # --- subtitles -------------------------------------------------------------------------------------
@@ -215,7 +182,7 @@ def compare_configs(
     a: Config,
     b: Config,
     stop: threading.Event,
-    log: review.RunLog | None,
+    log: runlog.RunLog | None,
     blind: bool,
     seed: int,
 ) -> Iterator[CompareState]:
@@ -227,7 +194,8 @@ def compare_configs(
     outputs = ["", ""]
     ids: list[int | None] = [None, None]
     # blind: decide the sides up front, so streaming does not give the order away
-    order = (1, 0) if (blind and random.Random(f"blind:{seed}").random() < 0.5) else (0, 1)
+    left, _ = runlog.blind_order(seed, 0, 1) if blind else (0, 1)
+    order = (0, 1) if left == 0 else (1, 0)  # order[config index] = panel
     for index, config in enumerate((a, b)):
         if stop.is_set():
             break
@@ -239,7 +207,7 @@ def compare_configs(
             ids[_i] = run_id
 
         def recorder(events, request, _remember=remember):
-            return review.record(events, request, log=log, source="web", on_start=_remember)
+            return runlog.record(events, request, log=log, source="web", on_start=_remember)
 
         for state in webui.run(form, stop, events_filter=recorder if log is not None else None):
             outputs[side] = state.answer if not state.error else state.status
@@ -250,7 +218,15 @@ def compare_configs(
     yield CompareState(outputs[0], outputs[1], final, panels, done=True)
 
 
-def load_pair(log: review.RunLog, left_id, right_id, blind: bool, lang: str, seed: int = 0):
+def load_pair(
+    log: runlog.RunLog,
+    left_id,
+    right_id,
+    blind: bool,
+    lang: str,
+    library: runlog.Library,
+    seed: int = 0,
+):
     """Two runs of the same video side by side: (left_md, right_md, video, pair ids)."""
     left, right = log.get(int(left_id)), log.get(int(right_id))
     if left.video_sha256 != right.video_sha256:
@@ -259,17 +235,17 @@ def load_pair(log: review.RunLog, left_id, right_id, blind: bool, lang: str, see
             "The two runs are of different videos. Pick two runs of the same video.",
         )
     if blind:
-        left, right, _ = review.pair_for_blind(left, right, seed)
+        left, right = runlog.blind_order(seed, left, right)
     return (
         run_markdown(left, lang, blind=blind),
         run_markdown(right, lang, blind=blind),
-        find_video(left),
+        find_video(left, library),
         (left.id, right.id),
     )
 
 
 def reveal_if_rated(
-    log: review.RunLog, ids: tuple[int, int], reviewer: str, lang: str
+    log: runlog.RunLog, ids: tuple[int, int], reviewer: str, lang: str
 ) -> tuple[str, str] | None:
     """The configurations of a blind pair, once this reviewer has rated both sides."""
     runs = [log.get(i) for i in ids]

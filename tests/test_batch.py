@@ -13,9 +13,10 @@ from types import SimpleNamespace
 import pytest
 from media import make_video
 
-from captioner import batch, engine, loader, review, review_cli
+from captioner import batch, engine, loader, review_cli, runlog
 from captioner.errors import InvalidRequest
 from captioner.generation import Done, Metrics, Options
+from captioner.runlog import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
@@ -32,7 +33,7 @@ def clips(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run_log(tmp_path):
-    with review.RunLog(tmp_path / "runs.sqlite3") as log:
+    with runlog.RunLog(tmp_path / "runs.sqlite3") as log:
         yield log
 
 
@@ -134,7 +135,7 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
     run_id = run_log.start(request, "batch")
     clip = SimpleNamespace(
         info=SimpleNamespace(
-            sha256=review._file_sha256(str(video)),
+            sha256=provenance.file_sha256(str(video)),
             duration_s=1.0,
             width=96,
             height=64,
@@ -207,7 +208,7 @@ def test_batch_command(tiny_vl, clips, tmp_path, capsys):
     assert (summary["done"], summary["failed"]) == (2, 0)
     assert "batch finished" in captured.err and "배치 완료" in captured.err
     assert {Path(p).name for p in summary["files"].values()} >= {"runs.csv", "report.html"}
-    with review.RunLog(db) as log:
+    with runlog.RunLog(db) as log:
         runs = log.query(limit=None)
         assert {r.video_name for r in runs} == {"a.mp4", "bigbuckbunny.mp4"}
         assert all(r.frames == 4 and r.options["seed"] == 1 for r in runs)

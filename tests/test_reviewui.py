@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from captioner import engine, review, reviewui, webui
+from captioner import engine, reviewui, runlog, webui
 from captioner.errors import InvalidRequest
 from captioner.generation import Options
 
@@ -15,41 +15,31 @@ BBB = str(Path(__file__).resolve().parent.parent / "assets" / "bigbuckbunny.mp4"
 
 
 @pytest.fixture()
-def log(tmp_path, monkeypatch):
-    monkeypatch.setenv("CAPTIONER_LIBRARY", str(tmp_path / "videos"))
-    with review.RunLog(tmp_path / "runs.sqlite3") as run_log:
+def log(tmp_path):
+    with runlog.RunLog(tmp_path / "runs.sqlite3") as run_log:
         yield run_log
+
+
+@pytest.fixture()
+def library(tmp_path):
+    return runlog.Library(tmp_path / "videos")
 
 
 def _run(log, model, video=BBB, tokens=4, preset="detail"):
     request = engine.DescribeRequest(
         video=video, model=model, preset=preset, options=Options(max_new_tokens=tokens, seed=0)
     )
-    events = list(review.record(engine.describe(request), request, log=log, source="web"))
+    events = list(runlog.record(engine.describe(request), request, log=log, source="web"))
     assert events[-1].kind == "done"
     return log.query(limit=1)[0]
 
 
-def test_library_keeps_one_copy_per_content(log, tmp_path):
-    first = reviewui.keep_video(BBB)
-    copy = tmp_path / "renamed.mp4"
-    copy.write_bytes(Path(BBB).read_bytes())
-    assert reviewui.keep_video(str(copy)) == first
-    assert (
-        Path(first).parent == reviewui.library_dir()
-        and Path(first).stat().st_size == Path(BBB).stat().st_size
-    )
-
-
-def test_table_open_rate_export(log, tiny_vl, tmp_path):
-    run = _run(log, tiny_vl, video=reviewui.keep_video(BBB))
+def test_table_open_rate_export(log, library, tiny_vl, tmp_path):
+    kept = library.keep(BBB)
+    run = _run(log, tiny_vl, video=kept)
     rows = reviewui.table(reviewui.query(log), "ko")
-    assert (
-        rows[0][0] == run.id
-        and rows[0][2] == Path(reviewui.keep_video(BBB)).name
-        and rows[0][5] == "완료"
-    )
-    path, detail = reviewui.open_run(log, run.id, "en")
+    assert rows[0][0] == run.id and rows[0][2] == Path(kept).name and rows[0][5] == "완료"
+    path, detail = reviewui.open_run(log, run.id, "en", library)
     assert Path(path).exists() and "precision" in detail
     assert "★" in reviewui.rate(log, run.id, 5, "정확, #자세함", "좋아요 <b>", "민지", "ko")
     assert log.get(run.id).ratings[0].tags == ["정확", "자세함"]
@@ -63,7 +53,7 @@ def test_table_open_rate_export(log, tiny_vl, tmp_path):
         reviewui.rate(log, None, None, "", "", "", "ko")
 
 
-def test_compare_two_configurations_blind(log, tiny_vl, tiny_dir):
+def test_compare_two_configurations_blind(log, library, tiny_vl, tiny_dir):
     base = webui.Form(video=BBB, max_new_tokens=4, seed=0)
     a = reviewui.Config(model=tiny_vl, preset="detail")
     b = reviewui.Config(model=tiny_vl, preset="summary", precision="bf16")
@@ -74,7 +64,9 @@ def test_compare_two_configurations_blind(log, tiny_vl, tiny_dir):
     assert {left.preset, right.preset} == {"detail", "summary"}
     assert {left.precision, right.precision} >= {"bf16"}
     # blind panels show outputs only; after both are rated, the configurations are revealed
-    left_md, right_md, _, ids = reviewui.load_pair(log, *final.run_ids, blind=True, lang="en")
+    left_md, right_md, _, ids = reviewui.load_pair(
+        log, *final.run_ids, blind=True, lang="en", library=library
+    )
     assert "precision" not in left_md and "precision" not in right_md
     assert reviewui.reveal_if_rated(log, ids, "민지", "en") is None
     for run_id in ids:
@@ -83,14 +75,14 @@ def test_compare_two_configurations_blind(log, tiny_vl, tiny_dir):
     assert revealed and all("precision" in text for text in revealed)
 
 
-def test_pair_of_different_videos_is_refused(log, tiny_vl, tmp_path):
+def test_pair_of_different_videos_is_refused(log, library, tiny_vl, tmp_path):
     from media import make_video
 
     other = make_video(tmp_path / "other.mp4", n_frames=24, fps=12)
     first = _run(log, tiny_vl)
     second = _run(log, tiny_vl, video=str(other))
     with pytest.raises(InvalidRequest):
-        reviewui.load_pair(log, first.id, second.id, blind=False, lang="ko")
+        reviewui.load_pair(log, first.id, second.id, blind=False, lang="ko", library=library)
 
 
 def test_timeline_answer_becomes_subtitles(tmp_path):
