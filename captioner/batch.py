@@ -5,9 +5,9 @@
 - Models are the outer loop: the loader keeps one resident model, so each model is loaded
   once per batch instead of once per video. Decoded clips are cached by content, so the same
   video under several prompts is decoded once per model.
-- Every run goes through ``review.record``, so batch runs land in the same log as the page's
+- Every run goes through ``runlog.record``, so batch runs land in the same log as the page's
   and the CLI's, with the same provenance, and can be rated and exported the same way.
-- Resumable: a combination whose configuration key (``review.config_key``: the video's
+- Resumable: a combination whose configuration key (``runlog.config_key``: the video's
   content hash, the model, the prompt text, the preset and every generation option) already
   has a "done" run is skipped, so re-running a half-finished batch only does what is left.
 - One bad video must not sink a batch: its error is recorded and the batch goes on; later
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from captioner import review, subtitles, video
+from captioner import runlog, subtitles, video
 from captioner.errors import CaptionerError, InternalError, InvalidRequest, ModelError, VideoError
 from captioner.settings import Settings
 
@@ -208,13 +208,13 @@ def run_batch(
     models: Sequence[str | None] = (),
     out_dir: str | os.PathLike[str] | None = None,
     *,
-    log: review.RunLog,
+    log: runlog.RunLog,
     srt: bool = False,
     vtt: bool = False,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     recursive: bool = False,
-    exports: Sequence[str] = review.EXPORT_FORMATS,
+    exports: Sequence[str] = runlog.EXPORT_FORMATS,
     settings: Settings,
     **request_fields: Any,
 ) -> BatchSummary:
@@ -312,7 +312,7 @@ def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=
     "done", "stopped" or "failed"."""
     from captioner import engine
 
-    prior = log.find_done(review.config_key(request))
+    prior = log.find_done(runlog.config_key(request))
     if prior is not None:
         return "skipped", prior.id, None, True
     if known_error is not None:
@@ -325,7 +325,7 @@ def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=
     load_started = None
     try:
         events = engine.describe(request, settings, stop=stop)
-        for event in review.record(
+        for event in runlog.record(
             events, request, log=log, source="batch", on_start=run_ids.append
         ):
             kind = getattr(event, "kind", None)
@@ -337,7 +337,7 @@ def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=
                 last = event
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - recorded by review.record; the batch goes on
+    except Exception as exc:  # noqa: BLE001 - recorded by runlog.record; the batch goes on
         user_error = isinstance(exc, CaptionerError)
         error = exc if user_error else InternalError.wrap(exc)
         return "failed", run_ids[0] if run_ids else None, error, user_error
@@ -374,7 +374,7 @@ def _write_outputs(summary: BatchSummary, log, out: Path, exports, srt: bool, vt
     out.mkdir(parents=True, exist_ok=True)
     runs = log.query(run_ids=summary.run_ids, limit=None, newest_first=False)
     for fmt in exports:
-        summary.files[fmt] = review.export(runs, fmt, out / EXPORT_NAMES[fmt])
+        summary.files[fmt] = runlog.export(runs, fmt, out / EXPORT_NAMES[fmt])
     if srt or vtt:
         timeline = _timeline_presets()
         for run in runs:

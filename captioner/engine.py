@@ -186,7 +186,7 @@ def describe(
     try:
         yield Status("plan", "모델과 프레임 예산 결정 / choosing model and frame budget")
         chosen = select(request, settings)
-        text = prompts.resolve_prompt(request.preset, request.prompt)
+        text, _ = prompts.resolve_prompt(request.preset, request.prompt)
         clip = None
         if request.video is not None:
             yield Status("decode", "영상 디코딩 / decoding video")

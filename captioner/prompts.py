@@ -145,13 +145,17 @@ def with_instructions(prompt: str, style_key: str, length_key: str) -> str:
     return "\n\n".join([prompt, "\n".join(extra)]) if extra else prompt
 
 
-def resolve_prompt(preset_key: str | None, prompt: str | None) -> str:
-    """Free text wins over a preset; with neither, the default preset."""
+def resolve_prompt(preset_key: str | None, prompt: str | None) -> tuple[str, str | None]:
+    """(the text the model is asked, the preset key it came from; None for free text).
+
+    Free text wins over a preset; with neither, the default preset. The engine sends the
+    text, the run log records both."""
     if prompt is not None and prompt.strip():
-        return prompt.strip()
+        return prompt.strip(), None
     if prompt is not None and not preset_key:
         raise InvalidRequest("프롬프트가 비어 있습니다.", "The prompt is empty.")
-    return preset(preset_key or DEFAULT_PRESET).prompt
+    item = preset(preset_key or DEFAULT_PRESET)
+    return item.prompt, item.key
 
 
 def build_messages(

@@ -22,7 +22,7 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     """captioner modules imported by ``name`` (at any depth: lazy imports count too)."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         targets = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
@@ -38,6 +38,19 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             if target and target != name:
                 out.add(target)
     return out
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and ast.unparse(child.test).endswith("TYPE_CHECKING"):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
 
 
 def test_the_import_graph_has_no_cycles():

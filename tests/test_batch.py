@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -13,9 +12,10 @@ from types import SimpleNamespace
 import pytest
 from media import make_video
 
-from captioner import batch, engine, loader, review, review_cli
+from captioner import batch, engine, loader, runlog
 from captioner.errors import InvalidRequest
 from captioner.generation import Done, Metrics, Options
+from captioner.runlog import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
@@ -32,7 +32,7 @@ def clips(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run_log(tmp_path):
-    with review.RunLog(tmp_path / "runs.sqlite3") as log:
+    with runlog.RunLog(tmp_path / "runs.sqlite3") as log:
         yield log
 
 
@@ -58,7 +58,7 @@ def test_find_videos(tmp_path):
     assert [p.name for p in explicit] == ["notes.txt", "a.mp4", "b.MOV", "c.webm"]
 
 
-def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, run_log):
+def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, run_log, settings):
     bad = tmp_path / "broken.mp4"
     bad.write_text("영상이 아닙니다", encoding="utf-8")
     seen: list[tuple[int, int]] = []
@@ -67,6 +67,7 @@ def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, ru
         prompts=["등장하는 색을 말해 줘"],
         models=[tiny_vl],
         log=run_log,
+        settings=settings,
         options=OPTIONS,
         progress=lambda done, total, label: seen.append((done, total)),
     )
@@ -101,7 +102,7 @@ def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, ru
     assert changed.done == 4 and changed.skipped == 0  # other options: another configuration
 
 
-def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, monkeypatch):
+def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, monkeypatch, settings):
     loads: list[str] = []
     real = loader._load_uncached
 
@@ -116,6 +117,7 @@ def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, mon
         presets=["summary", "detail"],
         models=[tiny_vl, second_vl],
         log=run_log,
+        settings=settings,
         options=OPTIONS,
     )
     assert summary.done == 8 and loads == [tiny_vl, second_vl]
@@ -125,7 +127,7 @@ def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, mon
     assert models == [tiny_vl] * 4 + [second_vl] * 4  # models in the outer loop
 
 
-def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
+def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log, settings):
     video = clips / "a.mp4"
     # a finished timeline run for exactly the combination the batch will ask for
     request = engine.DescribeRequest(
@@ -134,7 +136,7 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
     run_id = run_log.start(request, "batch")
     clip = SimpleNamespace(
         info=SimpleNamespace(
-            sha256=review._file_sha256(str(video)),
+            sha256=provenance.file_sha256(str(video)),
             duration_s=1.0,
             width=96,
             height=64,
@@ -155,6 +157,7 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
         models=[tiny_vl],
         out_dir=tmp_path / "out",
         log=run_log,
+        settings=settings,
         options=OPTIONS,
         srt=True,
         vtt=True,
@@ -172,27 +175,27 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
     assert "자막 실패" in summary.text()
 
 
-def test_user_errors_before_running(run_log, tmp_path, tiny_vl):
+def test_user_errors_before_running(run_log, tmp_path, tiny_vl, settings):
     with pytest.raises(InvalidRequest):
-        batch.run_batch([tmp_path], log=run_log)  # no videos in the folder
+        batch.run_batch([tmp_path], log=run_log, settings=settings)  # no videos in the folder
     make_video(tmp_path / "x.mp4", n_frames=4, fps=4, width=64, height=64)
     with pytest.raises(InvalidRequest):
-        batch.run_batch([tmp_path], presets=["nope"], log=run_log)
+        batch.run_batch([tmp_path], presets=["nope"], log=run_log, settings=settings)
     with pytest.raises(InvalidRequest):
-        batch.run_batch([tmp_path], log=run_log, colour="red")
+        batch.run_batch([tmp_path], log=run_log, settings=settings, colour="red")
     stop = threading.Event()
     stop.set()
-    summary = batch.run_batch([tmp_path], models=[tiny_vl], log=run_log, stop=stop)
+    summary = batch.run_batch(
+        [tmp_path], models=[tiny_vl], log=run_log, settings=settings, stop=stop
+    )
     assert summary.interrupted and summary.done == 0 and run_log.query() == []
 
 
 # --- the command, in-process -----------------------------------------------------------------------
 def _cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="captioner")
-    parser.add_argument("--debug", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    review_cli.add_commands(sub)
-    return review_cli.run(parser.parse_args(list(argv)))
+    from captioner.cli import main
+
+    return main(list(argv))
 
 
 def test_batch_command(tiny_vl, clips, tmp_path, capsys):
@@ -207,7 +210,7 @@ def test_batch_command(tiny_vl, clips, tmp_path, capsys):
     assert (summary["done"], summary["failed"]) == (2, 0)
     assert "batch finished" in captured.err and "배치 완료" in captured.err
     assert {Path(p).name for p in summary["files"].values()} >= {"runs.csv", "report.html"}
-    with review.RunLog(db) as log:
+    with runlog.RunLog(db) as log:
         runs = log.query(limit=None)
         assert {r.video_name for r in runs} == {"a.mp4", "bigbuckbunny.mp4"}
         assert all(r.frames == 4 and r.options["seed"] == 1 for r in runs)

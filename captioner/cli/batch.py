@@ -50,7 +50,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from captioner import batch, review
+    from captioner import batch, runlog
     from captioner.errors import InvalidRequest
     from captioner.generation import Options
 
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
         bar.set_postfix_str(label, refresh=True)
 
-    with review.RunLog(settings.db_path) as run_log:
+    with runlog.RunLog(settings.db_path) as run_log:
         try:
             summary = batch.run_batch(
                 args.inputs,

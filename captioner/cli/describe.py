@@ -149,16 +149,16 @@ def run(args: argparse.Namespace) -> int:
 def recorded(events: Iterable[Any], request: Any, settings, source: str) -> Iterator[Any]:
     """The events, passed through unchanged and recorded in the run log. Recording never
     stops a run: when the log cannot be opened, a warning goes to stderr."""
-    from captioner import review
+    from captioner import runlog
 
     if settings.db_path is None:
         return iter(events)
     try:
-        run_log = review.RunLog(settings.db_path)
+        run_log = runlog.RunLog(settings.db_path)
     except CaptionerError as exc:
         print(f"경고: {exc.ko}\nwarning: {exc.en} (run not recorded)", file=sys.stderr)
         return iter(events)
-    return _closing(review.record(events, request, log=run_log, source=source), run_log)
+    return _closing(runlog.record(events, request, log=run_log, source=source), run_log)
 
 
 def _closing(events: Iterator[Any], run_log) -> Iterator[Any]:

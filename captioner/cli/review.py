@@ -16,7 +16,7 @@ from captioner.cli import common
 
 
 def register(sub) -> None:
-    from captioner import review
+    from captioner import runlog
 
     rev = sub.add_parser(
         "review",
@@ -48,7 +48,7 @@ def register(sub) -> None:
     rate.set_defaults(run=_rate)
 
     export = commands.add_parser("export", help="export filtered runs as csv, jsonl or html")
-    export.add_argument("--format", required=True, choices=review.EXPORT_FORMATS)
+    export.add_argument("--format", required=True, choices=runlog.EXPORT_FORMATS)
     export.add_argument("--out", required=True)
     _filter_args(export)
     export.add_argument("--limit", type=int, help="default: all")
@@ -72,13 +72,13 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _open_log(args):
-    from captioner import review
+    from captioner import runlog
     from captioner.errors import InvalidRequest
 
     settings = common.settings(args)
     if settings.db_path is None:
         raise InvalidRequest("실행 기록이 꺼져 있습니다.", "The run log is off.")
-    return review.RunLog(settings.db_path)
+    return runlog.RunLog(settings.db_path)
 
 
 def _filters(args) -> dict:
@@ -165,10 +165,10 @@ def _rate(args) -> int:
 
 
 def _export(args) -> int:
-    from captioner import review
+    from captioner import runlog
 
     with _open_log(args) as run_log:
         runs = run_log.query(**_filters(args), limit=args.limit, newest_first=False)
-    path = review.export(runs, args.format, args.out)
+    path = runlog.export(runs, args.format, args.out)
     print(f"{len(runs)}개 실행 내보냄 / exported {len(runs)} runs → {path}", file=sys.stderr)
     return common.EXIT_OK

@@ -14,7 +14,7 @@ objects, and ``gr`` is imported inside ``build``.
 import time
 from typing import Any
 
-from captioner import prompts, review
+from captioner import prompts, runlog
 from captioner.errors import CaptionerError
 from captioner.settings import Settings
 from captioner.ui import caption, form, texts
@@ -283,7 +283,7 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
         request, progress = values.pop("request"), values.pop("progress")
         session = _session(request)
         stop = stops.start(session)
-        run_log = review.default_log(settings.db_path)
+        run_log = runlog.shared_log(settings.db_path)
         run: dict = {}
         try:
             try:
@@ -297,7 +297,7 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
                    "video_name": values.get("video")}  # fmt: skip
 
             def recorder(events, req):
-                return review.record(events, req, log=run_log, source="web")
+                return runlog.record(events, req, log=run_log, source="web")
 
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
             for state in caption.stream(filled, settings, stop, report,
@@ -383,7 +383,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
                 rate_btn = L(gr.Button(t("save_rating", lang), variant="primary", elem_id="rate"),
                              value="save_rating")  # fmt: skip
                 with gr.Row():
-                    export_format = L(gr.Radio(list(review.EXPORT_FORMATS), value="csv",
+                    export_format = L(gr.Radio(list(runlog.EXPORT_FORMATS), value="csv",
                                                label=t("export_format", lang)), label="export_format")  # fmt: skip
                     export_btn = L(gr.Button(t("export", lang), elem_id="export", scale=0),
                                    value="export")  # fmt: skip
@@ -430,8 +430,8 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
 
     filters = [f_model, f_preset, f_video, f_since, f_rating]
 
-    def run_log() -> review.RunLog:
-        log = review.default_log(settings.db_path)
+    def run_log() -> runlog.RunLog:
+        log = runlog.shared_log(settings.db_path)
         if log is None:
             raise CaptionerError(t("log_off", "ko"), t("log_off", "en"))
         return log
@@ -494,7 +494,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
         stop = stops.start(session)
         try:
             for state in review_tab.compare_configs(base, a, b, settings, stop,
-                                                    review.default_log(settings.db_path),
+                                                    runlog.shared_log(settings.db_path),
                                                     bool(blind_value), int(time.time())):  # fmt: skip
                 yield state.left, state.right, state.status, state.run_ids
         finally:

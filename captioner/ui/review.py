@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import precision, review
+from captioner import precision, runlog
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.settings import Settings
 from captioner.ui import caption
@@ -48,7 +48,7 @@ def _filters(model: str, preset: str, video: str, since: str, min_rating) -> dic
     }
 
 
-def query(log: review.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
+def query(log: runlog.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
     try:
         return log.query(**_filters(model, preset, video, since, min_rating), limit=limit)
     except CaptionerError:
@@ -57,7 +57,7 @@ def query(log: review.RunLog, model="", preset="all", video="", since="", min_ra
         raise InvalidRequest(t("bad_filter", "ko"), t("bad_filter", "en")) from exc
 
 
-def table(runs: list[review.Run], lang: str) -> list[list]:
+def table(runs: list[runlog.Run], lang: str) -> list[list]:
     rows = []
     for run in runs:
         rating = f"{run.rating_avg:.1f} ({run.rating_count})" if run.rating_count else ""
@@ -69,7 +69,7 @@ def table(runs: list[review.Run], lang: str) -> list[list]:
     return rows
 
 
-def config_markdown(run: review.Run, lang: str) -> str:
+def config_markdown(run: runlog.Run, lang: str) -> str:
     adapter = f" + LoRA `{run.adapter}`" if run.adapter else ""
     parts = [
         f"**{t('detail_model', lang)}**: `{run.model}`{adapter}",
@@ -88,7 +88,7 @@ def _quote(text: str | None) -> str:
     return f"“{text}”" if text else ""
 
 
-def run_markdown(run: review.Run, lang: str, *, blind: bool = False) -> str:
+def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
     """A run's output (and, unless blind, its configuration, metrics and ratings)."""
     sections = [run.answer or t("no_output", lang)]
     if run.error:
@@ -109,12 +109,12 @@ def run_markdown(run: review.Run, lang: str, *, blind: bool = False) -> str:
     return "\n\n".join(sections)
 
 
-def open_run(log: review.RunLog, settings: Settings, run_id, lang: str) -> tuple[str | None, str]:
+def open_run(log: runlog.RunLog, settings: Settings, run_id, lang: str) -> tuple[str | None, str]:
     run = log.get(int(run_id))
     return find_video(settings, run), run_markdown(run, lang)
 
 
-def rate(log: review.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
+def rate(log: runlog.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
     if run_id in (None, "") or score in (None, ""):
         raise InvalidRequest(t("pick_run_and_score", "ko"), t("pick_run_and_score", "en"))
     tag_list = [tag.strip() for tag in (tags or "").replace("#", ",").split(",") if tag.strip()]
@@ -122,47 +122,27 @@ def rate(log: review.RunLog, run_id, score, tags: str, note: str, reviewer: str,
     return t("saved", lang, run=int(run_id), score=int(score))
 
 
-def export(log: review.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
+def export(log: runlog.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
     runs = query(log, **filters, limit=None)
     folder = Path(out_dir or tempfile.mkdtemp(prefix="captioner-export-"))
-    return review.export(runs, fmt, folder / f"captioner-runs.{fmt}")
+    return runlog.export(runs, fmt, folder / f"captioner-runs.{fmt}")
 
 
 # --- the library of videos (so a reviewer can watch what was captioned) ------------------------
+def library(settings: Settings) -> runlog.Library | None:
+    return runlog.Library(settings.library) if settings.library is not None else None
+
+
 def keep_video(settings: Settings, path: str | None) -> str | None:
     """A copy of an upload in the review library (uploads expire after an hour)."""
-    from captioner import video
-
-    folder = settings.library
-    if not path or folder is None or not Path(path).is_file():
-        return path
-    try:
-        sha = video.file_sha256(path)
-    except CaptionerError:
-        return path  # unreadable: the engine reports it with the right message
-    target = folder / f"{sha}{Path(path).suffix.lower()}"
-    try:
-        if not target.exists():
-            import shutil
-
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".part")
-            shutil.copyfile(path, partial)
-            partial.replace(target)
-        video.remember_sha256(target, sha)
-        return str(target)
-    except OSError:
-        return path  # a full disk must not stop captioning; the run is still logged
+    kept = library(settings)
+    return kept.keep(path) if kept is not None else path
 
 
-def find_video(settings: Settings, run: review.Run) -> str | None:
-    folder = settings.library
-    if run.video_sha256 and folder is not None:
-        for candidate in folder.glob(f"{run.video_sha256}.*"):
-            if not candidate.name.endswith(".part"):
-                return str(candidate)
-    original = (run.request or {}).get("video")
-    return original if original and Path(original).is_file() else None
+def find_video(settings: Settings, run: runlog.Run) -> str | None:
+    kept = library(settings)
+    found = kept.find(run.video_sha256) if kept is not None else None
+    return str(found) if found is not None else None
 
 
 # --- comparisons -----------------------------------------------------------------------------------
@@ -196,7 +176,7 @@ def compare_configs(
     b: Config,
     settings: Settings,
     stop: threading.Event,
-    log: review.RunLog | None,
+    log: runlog.RunLog | None,
     blind: bool,
     seed: int,
 ) -> Iterator[CompareState]:
@@ -207,7 +187,7 @@ def compare_configs(
     lang = base.lang
     outputs = ["", ""]
     ids: list[int | None] = [None, None]
-    order = review.blind_order(seed) if blind else (0, 1)
+    order = runlog.blind_order(seed, 0, 1) if blind else (0, 1)
     for index, config in enumerate((a, b)):
         if stop.is_set():
             break
@@ -218,7 +198,7 @@ def compare_configs(
             def remember(run_id):
                 ids[_i] = run_id
 
-            return review.record(events, request, log=log, source="web", on_start=remember)
+            return runlog.record(events, request, log=log, source="web", on_start=remember)
 
         for state in caption.stream(config.apply(base), settings, stop,
                                     recorder=recorder if log is not None else None):  # fmt: skip
@@ -228,14 +208,14 @@ def compare_configs(
     yield CompareState(outputs[0], outputs[1], t("status_done", lang), panels, done=True)
 
 
-def load_pair(log: review.RunLog, settings: Settings, left_id, right_id, blind: bool, lang: str,
+def load_pair(log: runlog.RunLog, settings: Settings, left_id, right_id, blind: bool, lang: str,
               seed: int = 0):  # fmt: skip
     """Two runs of the same video side by side: (left_md, right_md, video, pair ids)."""
     left, right = log.get(int(left_id)), log.get(int(right_id))
     if left.video_sha256 != right.video_sha256:
         raise InvalidRequest(t("different_videos", "ko"), t("different_videos", "en"))
-    if blind and review.blind_order(seed) == (1, 0):
-        left, right = right, left
+    if blind:
+        left, right = runlog.blind_order(seed, left, right)
     return (
         run_markdown(left, lang, blind=blind),
         run_markdown(right, lang, blind=blind),
@@ -245,7 +225,7 @@ def load_pair(log: review.RunLog, settings: Settings, left_id, right_id, blind: 
 
 
 def reveal_if_rated(
-    log: review.RunLog, ids: tuple[int, int], reviewer: str, lang: str
+    log: runlog.RunLog, ids: tuple[int, int], reviewer: str, lang: str
 ) -> tuple[str, str] | None:
     """The configurations of a blind pair, once this reviewer has rated both sides."""
     runs = [log.get(i) for i in ids]

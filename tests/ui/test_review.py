@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from captioner import engine, review
+from captioner import engine, runlog
 from captioner.errors import InvalidRequest
 from captioner.generation import Options
 from captioner.ui import caption
@@ -29,7 +29,7 @@ def here(tmp_path, settings):
 
 @pytest.fixture()
 def log(here):
-    with review.RunLog(here.db_path) as run_log:
+    with runlog.RunLog(here.db_path) as run_log:
         yield run_log
 
 
@@ -37,7 +37,7 @@ def _run(log, here, model, video=BBB, tokens=4, preset="detail"):
     request = engine.DescribeRequest(
         video=video, model=model, preset=preset, options=Options(max_new_tokens=tokens, seed=0)
     )
-    events = list(review.record(engine.describe(request, here), request, log=log, source="web"))
+    events = list(runlog.record(engine.describe(request, here), request, log=log, source="web"))
     assert events[-1].kind == "done"
     return log.query(limit=1)[0]
 

@@ -1,0 +1,127 @@
+"""The run log's schema: ordered migration steps and the code that applies them.
+
+The version lives in ``PRAGMA user_version``. ``MIGRATIONS[i]`` takes a database from version
+``i`` to ``i + 1``; steps are only ever appended, never edited, so every old file (tests keep a
+v1 and a v2 one) upgrades by the same path. A step is SQL or a Python function for data
+changes that SQL cannot say plainly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from captioner.runlog.errors import RunLogError
+
+
+def _v2_data(conn: sqlite3.Connection) -> None:
+    # v1 said "ok"/"failed"; v2 distinguishes a stopped run from an error
+    conn.execute(
+        "UPDATE runs SET status = CASE status WHEN 'ok' THEN 'done' WHEN 'failed' THEN 'error'"
+        " ELSE status END"
+    )
+    conn.execute("UPDATE runs SET updated_at = COALESCE(finished_at, created_at)")
+
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+# MIGRATIONS[i] takes a database from user_version i to i + 1. Append, never edit.
+MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
+    # v1: the first run log (model, prompt, answer; no ratings)
+    (
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            video_sha256 TEXT,
+            video_name TEXT,
+            model TEXT,
+            preset TEXT,
+            prompt TEXT,
+            answer TEXT NOT NULL DEFAULT '',
+            error_code TEXT,
+            error_ko TEXT,
+            error_en TEXT
+        )""",
+    ),
+    # v2: full provenance (video, sampling, config, metrics), ratings, resume key
+    (
+        "ALTER TABLE runs ADD COLUMN updated_at TEXT",
+        "ALTER TABLE runs ADD COLUMN video_duration_s REAL",
+        "ALTER TABLE runs ADD COLUMN video_width INTEGER",
+        "ALTER TABLE runs ADD COLUMN video_height INTEGER",
+        "ALTER TABLE runs ADD COLUMN video_fps REAL",
+        "ALTER TABLE runs ADD COLUMN frames INTEGER",
+        "ALTER TABLE runs ADD COLUMN fps_requested REAL",
+        "ALTER TABLE runs ADD COLUMN max_frames INTEGER",
+        "ALTER TABLE runs ADD COLUMN frame_indices TEXT",
+        "ALTER TABLE runs ADD COLUMN frame_times TEXT",
+        "ALTER TABLE runs ADD COLUMN frame_width INTEGER",
+        "ALTER TABLE runs ADD COLUMN frame_height INTEGER",
+        "ALTER TABLE runs ADD COLUMN model_revision TEXT",
+        "ALTER TABLE runs ADD COLUMN adapter TEXT",
+        "ALTER TABLE runs ADD COLUMN profile TEXT",
+        "ALTER TABLE runs ADD COLUMN precision TEXT",
+        "ALTER TABLE runs ADD COLUMN device TEXT",
+        "ALTER TABLE runs ADD COLUMN hardware TEXT",
+        "ALTER TABLE runs ADD COLUMN system_prompt TEXT",
+        "ALTER TABLE runs ADD COLUMN options TEXT",
+        "ALTER TABLE runs ADD COLUMN seed INTEGER",
+        "ALTER TABLE runs ADD COLUMN sampling TEXT",
+        "ALTER TABLE runs ADD COLUMN thinking TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN metrics TEXT",
+        "ALTER TABLE runs ADD COLUMN error_detail TEXT",
+        "ALTER TABLE runs ADD COLUMN app_version TEXT",
+        "ALTER TABLE runs ADD COLUMN request TEXT",
+        "ALTER TABLE runs ADD COLUMN config_key TEXT",
+        _v2_data,
+        """CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+            tags TEXT NOT NULL DEFAULT '[]',
+            note TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (run_id, reviewer)
+        )""",
+        "CREATE INDEX runs_created ON runs (created_at)",
+        "CREATE INDEX runs_video ON runs (video_sha256)",
+        "CREATE INDEX runs_model ON runs (model)",
+        "CREATE INDEX runs_config ON runs (config_key, status)",
+        "CREATE INDEX ratings_run ON ratings (run_id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migration steps up to ``target``; returns the version reached.
+
+    Each step runs in its own ``BEGIN IMMEDIATE`` transaction and re-reads the version inside
+    it, so two processes opening a new file at once migrate it exactly once."""
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RunLogError(
+                    f"실행 기록 파일이 더 새로운 버전(v{version})으로 만들어졌습니다. 앱을 업데이트하세요.",
+                    f"The run log was written by a newer version (schema v{version}). Update the app.",
+                )
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
+            for step in MIGRATIONS[version]:
+                if callable(step):
+                    step(conn)
+                else:
+                    conn.execute(step)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
