@@ -115,7 +115,7 @@ class Status:
 class Prepared:
     selection: Selection
     clip: video.Clip | None
-    loaded: loader.LoadedModel
+    backend: generation.Backend  # where the answer will come from (model, device, revision)
     kind: str = "prepared"
 
 
@@ -175,6 +175,17 @@ def sampling_spec(selection: Selection, request: DescribeRequest) -> video.Sampl
     )
 
 
+def open_backend(
+    chosen: Selection,
+    request: DescribeRequest,
+    settings: Settings,
+    progress: loader.Progress | None = None,
+) -> generation.Backend:
+    """The backend that will answer: the selected model, loaded here (cached)."""
+    loaded = loader.load(chosen.model_request(request, settings.hub_cache), progress)
+    return generation.TransformersBackend(loaded)
+
+
 def describe(
     request: DescribeRequest,
     settings: Settings,
@@ -193,7 +204,7 @@ def describe(
             spec = sampling_spec(chosen, request)
             clip = video.load_clip(request.video, spec, settings.limits)
         yield Status("load", f"모델 준비 / preparing {chosen.model} ({chosen.precision})")
-        loaded = loader.load(chosen.model_request(request, settings.hub_cache), progress)
+        backend = open_backend(chosen, request, settings, progress)
     except CaptionerError as exc:
         yield Error(exc, user_error=True)
         return
@@ -201,7 +212,7 @@ def describe(
         log.exception("preparing the request failed")
         yield Error(InternalError.wrap(exc), user_error=False)
         return
-    yield Prepared(chosen, clip, loaded)
+    yield Prepared(chosen, clip, backend)
     yield Status("generate", "생성 중 / generating")
     generation_request = Request(
         text,
@@ -211,4 +222,4 @@ def describe(
         style=prompts.style(request.style).key,
         length=prompts.length(request.length).key,
     )
-    yield from generation.stream(loaded, generation_request, stop)
+    yield from backend.stream(generation_request, stop)

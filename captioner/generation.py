@@ -130,6 +130,14 @@ Event = Text | Thinking | Done | Error
 
 
 class Backend(Protocol):
+    """Where answers come from: a model loaded here, or a server. The engine, the page, the
+    CLI, batch and the run log only see these attributes and the events ``stream`` yields."""
+
+    model_id: str  # what the run log records as the model
+    device: str  # "cuda" | "mps" | "cpu" here, or where the server is
+    revision: str | None
+    adapter: str | None
+
     def stream(self, request: Request, stop: threading.Event | None = None) -> Iterator[Event]: ...
 
 
@@ -247,6 +255,10 @@ class TransformersBackend:
 
     def __init__(self, loaded) -> None:
         self.loaded = loaded
+        self.model_id = loaded.model_id
+        self.device = loaded.device
+        self.revision = loaded.revision
+        self.adapter = loaded.request.adapter
 
     def sampling(self, options: Options) -> dict:
         """generate() sampling arguments: the request's values over the model's recommended ones."""

@@ -84,7 +84,7 @@ def test_describe_streams_on_the_real_clip(tiny_vl, settings):
     assert len(clip.indices) % 2 == 0 and 4 <= len(clip.indices) <= prepared.selection.max_frames
     assert events[-1].metrics.frames == len(clip.indices)
     runtime = settings.decide().runtime
-    assert prepared.loaded.request.device_map == runtime.device_map  # decided once, carried
+    assert prepared.backend.loaded.request.device_map == runtime.device_map  # decided once
 
 
 def test_describe_bad_video_is_an_error_event(tmp_path, tiny_vl, settings):

@@ -205,14 +205,14 @@ def _show(event, args, record: dict, say) -> int | None:
     if kind == "status":
         say(event.message)
     elif kind == "prepared":
-        chosen, clip, loaded = event.selection, event.clip, event.loaded
-        say(f"{chosen.model} · {chosen.precision} · {loaded.device} · {chosen.reason_ko}")
+        chosen, clip, backend = event.selection, event.clip, event.backend
+        say(f"{chosen.model} · {chosen.precision} · {backend.device} · {chosen.reason_ko}")
         record.update(
             model=chosen.model,
-            revision=loaded.revision,
+            revision=backend.revision,
             profile=chosen.profile,
             precision=chosen.precision,
-            device=loaded.device,
+            device=backend.device,
             reason=chosen.reason,
         )
         if clip is not None:

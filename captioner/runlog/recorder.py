@@ -90,7 +90,7 @@ def record(
             kind = getattr(event, "kind", None)
             if run_id is not None and not finished:
                 if kind == "prepared":
-                    guard(log.prepared, run_id, event.selection, event.clip, event.loaded)
+                    guard(log.prepared, run_id, event.selection, event.clip, event.backend)
                 elif kind in ("text", "thinking"):
                     (answer if kind == "text" else thinking).append(event.text)
                     if throttle.due():  # join only when it will be written

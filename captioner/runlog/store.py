@@ -183,21 +183,20 @@ class RunLog:
             cur = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
             return int(cur.lastrowid)
 
-    def prepared(self, run_id: int, selection: Any, clip: Any = None, loaded: Any = None) -> None:
-        """What the engine selected and loaded (``engine.Selection``, ``loader.LoadedModel``):
-        model, profile, precision, device, the sampled frames."""
+    def prepared(self, run_id: int, selection: Any, clip: Any = None, backend: Any = None) -> None:
+        """What the engine selected and where the answer comes from (``engine.Selection``,
+        ``generation.Backend``): model, profile, precision, device, the sampled frames."""
         hardware = getattr(selection, "hardware", None)
         values: dict[str, Any] = {
             "model": getattr(selection, "model", None),
             "profile": getattr(selection, "profile", None),
             "precision": getattr(selection, "precision", None),
-            "device": getattr(loaded, "device", None) or getattr(selection, "device", None),
+            "device": getattr(backend, "device", None) or getattr(selection, "device", None),
             "hardware": hardware.describe() if hasattr(hardware, "describe") else None,
         }
-        if loaded is not None:
-            values["model_revision"] = getattr(loaded, "revision", None)
-            request = getattr(loaded, "request", None)
-            values["adapter"] = getattr(request, "adapter", None)
+        if backend is not None:
+            values["model_revision"] = getattr(backend, "revision", None)
+            values["adapter"] = getattr(backend, "adapter", None)
         if clip is not None:
             info = clip.info
             shape = getattr(clip.frames, "shape", None)

@@ -45,8 +45,8 @@ def fake_prepared(
         profile="cpu",
         hardware=SimpleNamespace(describe=lambda: "CPU test"),
     )
-    loaded = SimpleNamespace(device="cpu", revision="abc123", request=SimpleNamespace(adapter=None))
-    return engine.Prepared(selection, clip, loaded)
+    backend = SimpleNamespace(model_id="fake/model", device="cpu", revision="abc123", adapter=None)
+    return engine.Prepared(selection, clip, backend)
 
 
 def fake_events(
