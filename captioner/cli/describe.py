@@ -217,6 +217,8 @@ def _show(event, args, record: dict, say) -> int | None:
         )
         if clip is not None:
             say(f"프레임 {len(clip.indices)}개 ({clip.backend}, {clip.decode_seconds:.2f}s)")
+            if clip.retried:
+                say(f"재시도 / retried on {clip.backend}: {clip.retry_reason}")
             record.update(
                 video=os.path.basename(clip.info.path),
                 duration_s=round(clip.info.duration_s, 3),
@@ -224,6 +226,7 @@ def _show(event, args, record: dict, say) -> int | None:
                 frame_times=[round(t, 3) for t in clip.timestamps],
                 frame_size=list(clip.frames.shape[1:3]),
                 decode_backend=clip.backend,
+                decode_retry=clip.retry_reason,
             )
     elif kind == "thinking":
         print(common.printable(event.text), end="", file=sys.stderr, flush=True)

@@ -11,10 +11,15 @@ Reports (all wall-clock, best of a few repeats where cheap):
 - tokens/s of the streaming generator vs a raw ``model.generate`` on the same model, inputs,
   seed and sampling settings (ours also applies the Korean mask, so the sampled tokens may
   differ; both generate the requested number of tokens unless EOS comes first).
+
+``reader_figures(path)`` compares the frame readers alone (decord, PyAV seeking per frame,
+PyAV decoding from the start) on the same sampled frames of one clip.
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import time
 from pathlib import Path
 
@@ -166,4 +171,59 @@ def report(model: str, settings, video_path: str | None = None, max_new_tokens: 
     loaded = loader.load(chosen.model_request(request, settings.hub_cache))
     clip = video.load_clip(path, spec)
     report["throughput"] = throughput(loaded, clip, max_new_tokens)
+    return report
+
+
+def reader_figures(path: str, spec: video.SamplingSpec | None = None, repeats: int = 5) -> dict:
+    """Seconds to decode the sampled frames of ``path`` with each reader, in this process (no
+    worker, no probe, no cache): medians of ``repeats`` interleaved rounds, the order of the
+    readers rotating each round, after one warm-up round, so the machine's noise and the
+    page cache hit every reader alike. Also checks that PyAV's seeking and sequential paths
+    return identical frames and times."""
+    import numpy as np
+
+    from captioner import hardware
+    from captioner.video import decode, probing, readers
+
+    path = os.path.abspath(path)
+    spec = spec or video.SamplingSpec()
+    facts = probing.probe_job(path, float("inf"))
+    info = probing.info_from_probe(path, 0, "", facts)
+    index = probing.frame_index(facts)
+    indices = video.sample_indices(info, spec)
+    height, width = video.target_size(info.height, info.width, spec)
+    jobs = {
+        "pyav_seek": lambda: decode.decode_pyav_seeking(path, indices, height, width, index),
+        "pyav_sequential": lambda: decode.decode_pyav_sequential(path, indices, height, width),
+    }
+    if readers.installed("decord"):
+        jobs["decord"] = lambda: decode.decode_decord(path, indices, height, width)
+    seek, sequential = jobs["pyav_seek"](), jobs["pyav_sequential"]()  # also the warm-up
+    identical = bool(np.array_equal(seek[0], sequential[0]) and seek[1] == sequential[1])
+    names = list(jobs)
+    runs: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(repeats + 1):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            jobs[name]()
+            if round_:  # round 0 warms up decord
+                runs[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    report = {
+        "video": Path(path).name,
+        "cpu": hardware.detect().cpu_name,
+        "source": f"{info.width}x{info.height}, {info.frame_count} frames, {info.duration_s:.1f} s",
+        "keyframes": len(index.keyframes) if index else None,
+        "frames": len(indices),
+        "frame_size": [height, width],
+        "frames_decoded_by_a_seeking_reader": index.decode_work(indices) if index else None,
+        "repeats": repeats,
+        "median_s": {name: round(value, 4) for name, value in median.items()},
+        "range_s": {name: [round(min(v), 4), round(max(v), 4)] for name, v in runs.items()},
+        "seek_identical_to_sequential": identical,
+        "seek_over_sequential": round(median["pyav_seek"] / median["pyav_sequential"], 3),
+    }
+    if "decord" in median:
+        report["seek_over_decord"] = round(median["pyav_seek"] / median["decord"], 3)
     return report

@@ -7,15 +7,15 @@ failure a user can cause is a typed error with a Korean and an English message.
 
 One concern per module, in the order a file meets them:
 
-    files.py       exists, not empty, not too large; the content hash (read once per version)
-    containers.py  the container formats we know, recognised by their first bytes
-    probing.py     VideoInfo: duration, size, every frame's time, read without decoding
+    files.py       exists, not empty, not too large; first bytes; the content hash
+    containers.py  the allow-list: MP4/MOV, Matroska/WebM, AVI only, and FFmpeg kept to them
+    probing.py     VideoInfo and FrameIndex: every frame's time and the keyframes, no decoding
     sampling.py    which frames and at what size (pure arithmetic: SamplingSpec)
-    decode.py      the readers (decord, PyAV) decoding straight to the target size
+    decode.py      the readers: decord, and PyAV seeking per frame; decord's time budget
     worker.py      the process probing and decoding run in, killed when a job overruns
     cache.py       decoded clips kept in memory, bounded in bytes
-    clip.py        the order of the steps above: load_clip, probe, VideoLimits, Clip
-    readers.py     which readers exist and are installed
+    clip.py        the order of the steps above, the retry on PyAV: load_clip, probe, Clip
+    readers.py     which readers are installed (PyAV required) and the order to try them
     messages.py    the bilingual text of every video error
 
 Nothing here reads the environment: callers pass ``VideoLimits`` and call

@@ -1,12 +1,15 @@
-"""From a path to a :class:`Clip`: check the file, hash it, probe it in the worker, sample,
-decode at the target size in the worker, cache. The one place that orders these steps.
+"""From a path to a :class:`Clip`: check the file and its container, hash it, probe it in
+the worker, sample, decode at the target size in the worker, cache. The one place that
+orders these steps and decides which reader decodes with what time budget.
 
 ``limits`` bound what one upload may cost. They are passed in by the caller (the page, the
-CLI, batch build them from their settings); ``None`` means the defaults below.
+CLI, batch build them from their settings); ``None`` means the defaults below. The decode
+time limit covers probing and decoding together, retries included.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, replace
@@ -14,11 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from captioner.video import cache, files, messages, readers
-from captioner.video.decode import decode_job
-from captioner.video.probing import VFR_TOLERANCE_S, VideoInfo, info_from_probe, probe_job
+from captioner.errors import CorruptVideo
+from captioner.video import cache, containers, decode, files, messages, readers
+from captioner.video.probing import (
+    VFR_TOLERANCE_S,
+    FrameIndex,
+    VideoInfo,
+    frame_index,
+    info_from_probe,
+    probe_job,
+)
 from captioner.video.sampling import SamplingSpec, sample_indices, target_size
-from captioner.video.worker import WORKER
+from captioner.video.worker import WORKER, WorkerDied, WorkerTimeout
+
+log = logging.getLogger(__name__)
 
 # Time base used for VFR processor metadata: indices become milliseconds (see processor_metadata).
 _VFR_TIME_BASE = 1000.0
@@ -42,9 +54,16 @@ class Clip:
     indices: tuple[int, ...]
     timestamps: tuple[float, ...]  # seconds from the first frame
     info: VideoInfo
-    backend: str  # "decord" or "pyav"
-    decode_seconds: float
+    backend: str  # the reader that served it: "decord" or "pyav"
+    decode_seconds: float  # retries included
     from_cache: bool = False
+    # Why the first reader did not serve the clip (e.g. "decord timed out after 4.0 s"),
+    # when another one did; None when the first reader served it.
+    retry_reason: str | None = None
+
+    @property
+    def retried(self) -> bool:
+        return self.retry_reason is not None
 
     def processor_metadata(self) -> dict[str, Any]:
         """Keyword arguments for ``transformers.video_utils.VideoMetadata``.
@@ -78,23 +97,38 @@ class Clip:
         }
 
 
-def _probe_checked(
+def _checked_file(path: str, limits: VideoLimits) -> tuple[os.stat_result, str]:
+    """File-system checks, the container allow-list's first lock, the content hash."""
+    st = files.check_file(path, limits.max_file_bytes)
+    head = files.read_head(path, containers.HEAD_BYTES)
+    if not containers.accepted_head(head):
+        raise messages.not_a_video(f"not an accepted container; first bytes {head[:12].hex()}")
+    return st, files.sha256_of(path, st)
+
+
+def _probe(
     path: str, st: os.stat_result, sha: str, limits: VideoLimits, deadline: float
-) -> VideoInfo:
-    facts = WORKER.call(probe_job, (path, limits.max_duration_s), deadline - time.monotonic())
+) -> tuple[VideoInfo, FrameIndex | None]:
+    args = (os.path.abspath(path), limits.max_duration_s)  # the worker has its own cwd
+    try:
+        facts = WORKER.call(probe_job, args, deadline - time.monotonic())
+    except WorkerTimeout:
+        raise messages.decode_timeout(limits.decode_timeout_s) from None
+    except WorkerDied as exc:
+        raise messages.corrupt(f"the worker died while probing: {exc}") from None
     info = info_from_probe(path, st.st_size, sha, facts)
     if info.duration_s > limits.max_duration_s:
         raise messages.too_long(info.duration_s, limits.max_duration_s)
-    return info
+    return info, frame_index(facts)
 
 
 def probe(path: str | os.PathLike[str], limits: VideoLimits | None = None) -> VideoInfo:
     """Check the file and read its facts (no frames decoded). Raises typed video errors."""
     limits = limits or VideoLimits()
+    readers.check("pyav")
     path = os.fspath(path)
-    st = files.check_file(path, limits.max_file_bytes)
-    sha = files.sha256_of(path, st)
-    return _probe_checked(path, st, sha, limits, time.monotonic() + limits.decode_timeout_s)
+    st, sha = _checked_file(path, limits)
+    return _probe(path, st, sha, limits, time.monotonic() + limits.decode_timeout_s)[0]
 
 
 def load_clip(
@@ -108,22 +142,25 @@ def load_clip(
     limits = limits or VideoLimits()
     backend = readers.check(backend)
     path = os.fspath(path)
-    st = files.check_file(path, limits.max_file_bytes)
-    sha = files.sha256_of(path, st)
+    st, sha = _checked_file(path, limits)
     key: cache.CacheKey = (sha, st.st_size, spec, backend)
     cached = cache.CACHE.get(key)
     if cached is not None:
         return replace(cached, info=replace(cached.info, path=path), from_cache=True)
 
     deadline = time.monotonic() + limits.decode_timeout_s
-    info = _probe_checked(path, st, sha, limits, deadline)
+    info, index = _probe(path, st, sha, limits, deadline)
     indices = sample_indices(info, spec)
-    height, width = target_size(info.height, info.width, spec)
+    size = target_size(info.height, info.width, spec)
     started = time.perf_counter()
-    frames, times, used = WORKER.call(
-        decode_job, (path, backend, indices, height, width), deadline - time.monotonic()
+    frames, times, used, retry_reason = _decode(
+        path, info, index, indices, size, readers.order(backend, info.container), limits, deadline
     )
     frames.flags.writeable = False
+    if info.frame_times:
+        # The probe's times, whichever reader decoded: they agree with the readers' own to
+        # the microsecond, except decord on AVI, which reports no times (all frames at 0).
+        times = [info.frame_times[i] for i in indices]
     clip = Clip(
         frames=frames,
         indices=tuple(indices),
@@ -131,9 +168,55 @@ def load_clip(
         info=info,
         backend=used,
         decode_seconds=time.perf_counter() - started,
+        retry_reason=retry_reason,
     )
     cache.CACHE.put(key, clip)
     return clip
+
+
+def _decode(
+    path: str,
+    info: VideoInfo,
+    index: FrameIndex | None,
+    indices: list[int],
+    size: tuple[int, int],
+    order: tuple[str, ...],
+    limits: VideoLimits,
+    deadline: float,
+) -> tuple[np.ndarray, list[float], str, str | None]:
+    """(frames, times, reader, retry reason): the readers of ``order`` in turn until one
+    serves the frames. A reader another can stand in for (decord, with PyAV after it) gets
+    a budget of its own, so a hang costs seconds and the retry keeps the rest of the
+    deadline; the last reader gets whatever is left."""
+
+    def call(reader: str, budget_s: float) -> tuple[np.ndarray, list[float]]:
+        args: tuple[Any, ...] = (os.path.abspath(path), indices, *size)
+        if reader == "pyav":
+            args += (index,)
+        return WORKER.call(decode.JOBS[reader], args, budget_s)
+
+    retry_reason = None
+    for reader in order[:-1]:
+        work = index.decode_work(indices) if index else max(indices, default=0) + 1
+        own = decode.decord_budget_s(work, info.width, info.height, limits.decode_timeout_s)
+        budget = min(own, deadline - time.monotonic())
+        try:
+            return (*call(reader, budget), reader, None)
+        except WorkerTimeout:
+            retry_reason = f"{reader} timed out after {budget:.1f} s"
+        except WorkerDied:
+            retry_reason = f"{reader} crashed the worker"
+        except CorruptVideo as exc:
+            retry_reason = f"{reader} failed: {exc.detail}"
+        log.warning("video %s: %s; retrying", info.sha256[:12], retry_reason)
+    last = order[-1]
+    try:
+        frames, times = call(last, deadline - time.monotonic())
+    except WorkerTimeout:
+        raise messages.decode_timeout(limits.decode_timeout_s) from None
+    except WorkerDied as exc:
+        raise messages.corrupt(f"the worker died decoding with {last}: {exc}") from None
+    return frames, times, last, retry_reason
 
 
 def clear_cache() -> None:

@@ -1,5 +1,5 @@
 """The uploaded file before any decoder sees it: it exists, is a file, is not empty and not
-too large (all from the file system, nothing read); and its content hash.
+too large (all from the file system, nothing read); its first bytes; its content hash.
 
 The hash is the key of the clip cache and of the run log. Hashing a 1 GB upload takes
 seconds, and the page, the engine and the run log each need it, so it is remembered per
@@ -35,6 +35,15 @@ def check_file(path: str, max_bytes: int) -> os.stat_result:
     if st.st_size > max_bytes:
         raise messages.too_large(st.st_size, max_bytes)
     return st
+
+
+def read_head(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of the file (fewer if it is shorter)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise messages.unreadable(Path(path).name, f"{type(exc).__name__}: {exc}") from None
 
 
 def _memo_key(path: str, st: os.stat_result) -> tuple[str, int, int, int]:

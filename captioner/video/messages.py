@@ -19,6 +19,7 @@ from captioner.errors import (
     VideoTooLarge,
     VideoTooLong,
 )
+from captioner.video import containers
 
 MIB = 1024 * 1024
 
@@ -80,9 +81,10 @@ def corrupt(detail: str) -> CorruptVideo:
 
 
 def not_a_video(detail: str) -> NotAVideo:
+    """Anything outside the accepted containers: text, images, playlists, other formats."""
     return NotAVideo(
-        "영상 파일이 아닙니다. MP4, MOV, WebM 같은 동영상을 올려 주세요.",
-        "This is not a video file. Please upload a video such as MP4, MOV or WebM.",
+        f"지원하는 영상 파일이 아닙니다. {containers.LABELS} 형식의 동영상만 받습니다.",
+        f"This is not a video file we accept. Accepted formats: {containers.LABELS}.",
         detail=detail,
     )
 

@@ -1,20 +1,23 @@
-"""Probing: the facts of a video file (duration, frame count, size, every frame's time)
-read from the container without decoding a frame.
+"""Probing: the facts of a video file (duration, frame count, size, every frame's time and
+which frames are keyframes) read from the container with PyAV, without decoding a frame.
 
-PyAV is the preferred prober: demuxing every packet (no decoding) gives every frame's
-presentation time cheaply, exposes a truncated file (fewer packets than the header
-declares), and tells "not a video" from "audio only". decord is the fallback when PyAV is
-missing. Both produce the same plain dict of facts, which ``info_from_probe`` turns into a
-:class:`VideoInfo`; the dict travels from the worker process to the caller.
+Demuxing every packet (no decoding) gives every frame's presentation time cheaply, exposes
+a truncated file (fewer packets than the header declares), and tells "not a video" from
+"audio only". The probe runs in the worker process and sends back a plain dict of facts;
+``info_from_probe`` turns it into a :class:`VideoInfo` and ``frame_index`` into the
+:class:`FrameIndex` a seeking reader needs.
 """
 
 from __future__ import annotations
 
+import errno
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from captioner.errors import CaptionerError
-from captioner.video import containers, messages, readers
+from captioner.video import containers, messages
 
 # Frames whose index / fps misses the real time by more than this are "variable frame rate".
 VFR_TOLERANCE_S = 1e-3
@@ -37,23 +40,59 @@ class VideoInfo:
     # Presentation time of every frame (seconds from the first), when the probe could read
     # them; lets sampling be uniform in time, not in frame number, for VFR video.
     frame_times: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    container: str = ""  # FFmpeg's demuxer, e.g. "mov,mp4,m4a,3gp,3g2,mj2" (containers.py)
 
 
-def probe_job(path: str, max_duration_s: float) -> dict[str, Any]:
-    """Container facts and every frame's time. Runs in the worker process."""
-    if readers.installed("av"):
-        return probe_pyav(path, max_duration_s)
-    if readers.installed("decord"):
-        return probe_decord(path, max_duration_s)
-    raise messages.missing("decord")
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where each frame sits in the stream, for a reader that seeks: every frame's
+    presentation timestamp (in the stream's time base, in presentation order) and the
+    frames decoding can start from. Frame ``i`` is the frame whose timestamp is ``pts[i]``.
+    """
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]  # positions in ``pts``, sorted; 0 always (decode from the start)
+
+    def keyframe_before(self, frame: int) -> int:
+        """The last frame at or before ``frame`` that decoding can start from."""
+        return self.keyframes[bisect_right(self.keyframes, frame) - 1]
+
+    def decode_work(self, wanted: Sequence[int]) -> int:
+        """Frames a seeking reader decodes to reach the sorted ``wanted`` frames: it decodes
+        on from the last frame when no keyframe lies between, else from the keyframe."""
+        work, position = 0, -1
+        for frame in wanted:
+            key = self.keyframe_before(frame)
+            work += frame - position if key <= position else frame - key + 1
+            position = frame
+        return work
 
 
 def _open_failed(path: str, exc: Exception) -> CaptionerError:
+    if getattr(exc, "errno", None) == errno.EINVAL:
+        # FFmpeg found a demuxer, and it is not on the allow-list (e.g. a playlist whose
+        # first bytes pose as an MP4).
+        return messages.not_a_video(f"demuxer not allowed: {exc}")
     with open(path, "rb") as fh:
-        head = fh.read(512)
-    if containers.looks_like_container(head):
+        head = fh.read(containers.HEAD_BYTES)
+    if containers.accepted_head(head):
         return messages.corrupt(f"{type(exc).__name__}: {exc}")
     return messages.not_a_video(f"{type(exc).__name__}: {exc}")
+
+
+def open_video(path: str) -> Any:
+    """The file opened through the allow-list (see ``containers.py``), or a typed error."""
+    import av
+
+    try:
+        container = containers.open_input(path)
+    except av.error.FFmpegError as exc:
+        raise _open_failed(path, exc) from None
+    name = container.format.name
+    if not containers.is_accepted(name):  # the whitelist refused it already; never trust one lock
+        container.close()
+        raise messages.not_a_video(f"demuxer {name}")
+    return container
 
 
 def video_stream(container: Any) -> Any:
@@ -67,18 +106,11 @@ def video_stream(container: Any) -> Any:
     return None
 
 
-def probe_pyav(path: str, max_duration_s: float) -> dict[str, Any]:
+def probe_job(path: str, max_duration_s: float) -> dict[str, Any]:
+    """Container facts, every frame's time and the keyframes. Runs in the worker process."""
     import av
 
-    try:
-        container = av.open(path)
-    except av.error.FFmpegError as exc:
-        raise _open_failed(path, exc) from None
-    with container:
-        fmt = container.format.name
-        # FFmpeg happily opens a PNG or JPEG as a one-frame "video"; an image is not a video.
-        if fmt == "image2" or fmt.endswith("_pipe"):
-            raise messages.not_a_video(f"image container {fmt}")
+    with open_video(path) as container:
         stream = video_stream(container)
         if stream is None:
             kinds = ", ".join(s.type for s in container.streams) or "none"
@@ -88,7 +120,7 @@ def probe_pyav(path: str, max_duration_s: float) -> dict[str, Any]:
             raise messages.too_long(container.duration / 1e6, max_duration_s)
         declared = int(stream.frames or 0)
         tb = float(stream.time_base or 0)
-        pts: list[int] = []
+        stamps: list[tuple[int, bool]] = []
         last_duration, last_stamp, packets, shown = 0, -(2**62), 0, 0
         try:
             for packet in container.demux(stream):
@@ -100,17 +132,20 @@ def probe_pyav(path: str, max_duration_s: float) -> dict[str, Any]:
                 shown += 1
                 stamp = packet.pts if packet.pts is not None else packet.dts
                 if stamp is not None:
-                    pts.append(stamp)
+                    stamps.append((stamp, bool(packet.is_keyframe)))
                     if stamp >= last_stamp:  # the last frame shown lasts this long
                         last_stamp, last_duration = stamp, packet.duration or 0
         except av.error.FFmpegError as exc:
             raise messages.corrupt(f"demux: {exc}") from None
         if declared and packets < declared - max(2, declared // 100):
             raise messages.corrupt(f"{packets} of {declared} frames present")
+        stamps.sort()
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate
         return {
-            "pts": sorted(pts),
+            "container": container.format.name,
+            "pts": [stamp for stamp, _ in stamps],
+            "keyframes": [i for i, (_, key) in enumerate(stamps) if key],
             "time_base": tb,
             "frame_count": shown,
             "rate": float(rate) if rate else 0.0,
@@ -120,38 +155,6 @@ def probe_pyav(path: str, max_duration_s: float) -> dict[str, Any]:
             "height": int(ctx.height),
             "codec": ctx.name,
         }
-
-
-def probe_decord(path: str, max_duration_s: float) -> dict[str, Any]:
-    import decord
-
-    try:
-        reader = decord.VideoReader(path, ctx=decord.cpu(0))
-    except Exception as exc:  # decord raises DECORDError / RuntimeError with C++ text only
-        text = str(exc)
-        if "cannot find video stream" in text:
-            raise messages.no_video_stream(text[-200:]) from None
-        raise _open_failed(path, exc) from None
-    count = len(reader)
-    if count == 0:
-        raise messages.corrupt("no frames")
-    times = reader.get_frame_timestamp(list(range(count)))
-    first = reader[0].shape  # one full-size frame: decord exposes the source size no other way
-    rate = float(reader.get_avg_fps() or 0.0)
-    duration = float(times[-1, 1] - times[0, 0])
-    if duration > max_duration_s:
-        raise messages.too_long(duration, max_duration_s)
-    return {
-        "pts": [round(float(t) * 1e6) for t in times[:, 0]],
-        "time_base": 1e-6,
-        "frame_count": count,
-        "rate": rate,
-        "last_duration": float(times[-1, 1] - times[-1, 0]),
-        "header_duration": duration,
-        "width": int(first[1]),
-        "height": int(first[0]),
-        "codec": None,
-    }
 
 
 def info_from_probe(path: str, size: int, sha: str, facts: dict[str, Any]) -> VideoInfo:
@@ -188,4 +191,15 @@ def info_from_probe(path: str, size: int, sha: str, facts: dict[str, Any]) -> Vi
         codec=facts["codec"],
         variable_frame_rate=variable,
         frame_times=times,
+        container=facts.get("container", ""),
     )
+
+
+def frame_index(facts: dict[str, Any]) -> FrameIndex | None:
+    """The probe's timestamps as a :class:`FrameIndex`; None where a frame lacks one or two
+    frames share one, because then a timestamp does not name one frame and seeking by
+    timestamp cannot be trusted."""
+    pts = tuple(facts["pts"])
+    if len(pts) != int(facts["frame_count"]) or len(set(pts)) != len(pts):  # pts are sorted
+        return None
+    return FrameIndex(pts=pts, keyframes=tuple(sorted({0, *facts["keyframes"]})))

@@ -25,13 +25,21 @@ from typing import Any
 
 from captioner import errors
 from captioner.errors import CaptionerError
-from captioner.video import messages, readers
+from captioner.video import readers
 
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
     f"from {__name__} import worker_main; worker_main(int(sys.argv[1]))"
 )
 _START_TIMEOUT_S = 120.0
+
+
+class WorkerTimeout(Exception):
+    """The job overran its time limit; the worker was killed (the next call starts another)."""
+
+
+class WorkerDied(Exception):
+    """The worker process ended during the job (e.g. a decoder segfault)."""
 
 
 def worker_main(fd: int) -> None:
@@ -71,17 +79,19 @@ class Worker:
         return self._proc.pid if self._proc is not None else None
 
     def call(self, job: Callable[..., Any], args: tuple[Any, ...], timeout_s: float) -> Any:
+        """``job(*args)`` in the worker: its result, or the typed error it raised; raises
+        WorkerTimeout after ``timeout_s`` and WorkerDied when the process ends meanwhile."""
         with self._lock:
             conn = self._ensure_started()
             try:
                 conn.send((job, args))
                 if not conn.poll(max(timeout_s, 0.0)):
                     self._stop()
-                    raise messages.decode_timeout(timeout_s)
+                    raise WorkerTimeout(f"{job.__name__} after {timeout_s:.1f} s")
                 status, payload = conn.recv()
-            except (EOFError, OSError, BrokenPipeError) as exc:
-                self._stop()  # the decoder crashed the worker (e.g. a segfault on a bad file)
-                raise messages.corrupt(f"decode worker died: {type(exc).__name__}") from None
+            except (EOFError, OSError) as exc:
+                self._stop()
+                raise WorkerDied(f"{job.__name__}: {type(exc).__name__}") from None
         if status == "ok":
             return payload
         if status == "error":

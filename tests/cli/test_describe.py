@@ -26,6 +26,7 @@ def test_describe_cli_json_on_the_real_clip(tiny_vl):
     record = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"model", "profile", "precision", "frame_times", "metrics", "answer"} <= set(record)
     assert record["model"] == tiny_vl and record["video"] == "bigbuckbunny.mp4"
+    assert (record["decode_backend"], record["decode_retry"]) == ("decord", None)
     assert record["frame_times"] == pytest.approx(
         [i / 25 for i in record["frame_indices"]], abs=1e-3
     )
@@ -122,3 +123,20 @@ def test_describe_honours_the_file_size_limit_from_the_environment():
     assert result.returncode == 2, result.stderr
     assert "너무 큽니다" in result.stderr and "too large" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_describe_refuses_a_playlist_before_loading_the_model(tmp_path, tiny_vl):
+    """An HLS playlist naming a video elsewhere on disk: exit 2, both languages, no decode."""
+    playlist = tmp_path / "thing.m3u8"
+    playlist.write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:5.0,\n{BBB}\n#EXT-X-ENDLIST\n",
+        encoding="utf-8",
+    )
+    result = cli("describe", str(playlist), "--model", tiny_vl, "--json")
+    assert result.returncode == 2, result.stderr
+    assert "지원하는 영상 파일이 아닙니다" in result.stderr and "MP4/MOV" in result.stderr
+    assert "not a video file we accept" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "모델 준비" not in result.stderr  # the load stage never began
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    assert record["error"]["code"] == "not_a_video" and "frame_indices" not in record

@@ -26,3 +26,15 @@ def test_make_tiny_writes_loadable_checkpoints(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "t" / "vl" / "model.safetensors").exists()
     assert (tmp_path / "t" / "text" / "tokenizer.json").exists()
+
+
+def test_reader_figures_compare_the_readers_on_the_same_frames(tmp_path):
+    """Structure only: the figures themselves are measurements, not facts to assert."""
+    import media
+
+    clip = media.make_video(tmp_path / "gop.mp4", n_frames=96, fps=24, gop=24, bframes=2)
+    report = bench.reader_figures(str(clip), repeats=1)
+    assert set(report["median_s"]) == {"pyav_seek", "pyav_sequential", "decord"}
+    assert report["seek_identical_to_sequential"] is True
+    assert report["keyframes"] == 4 and report["frames"] == 8 and report["repeats"] == 1
+    assert report["frames_decoded_by_a_seeking_reader"] < 96

@@ -114,6 +114,19 @@ def test_bad_file_gets_the_message(client, server):
     assert ok[0] == "완료"  # the page keeps working
 
 
+def test_an_uploaded_playlist_cannot_read_other_files(client, server, tmp_path):
+    """An .m3u8 naming a video elsewhere on the server's disk is refused, not captioned."""
+    from gradio_client import handle_file
+
+    playlist = tmp_path / "stream.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXTINF:5.0,\n{BBB}\n#EXT-X-ENDLIST\n", encoding="utf-8")
+    status, answer, _, metrics = client.predict(
+        *_args(handle_file(str(playlist)), server["model"]), api_name="/describe"
+    )
+    assert status.startswith("⚠️") and "지원하는 영상 파일이 아닙니다" in status
+    assert "MP4/MOV" in status and not answer and not metrics
+
+
 def test_help_lists_the_options():
     result = subprocess.run(
         [sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60

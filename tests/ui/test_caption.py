@@ -101,6 +101,18 @@ def test_stream_bad_video_is_a_message_not_a_traceback(tmp_path, tiny_vl, settin
     assert last.error and last.status.startswith("⚠️") and "video" in last.status.lower()
 
 
+def test_stream_refuses_a_playlist_with_the_message(tmp_path, tiny_vl, settings):
+    playlist = tmp_path / "upload.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXTINF:5.0,\n{BBB}\n#EXT-X-ENDLIST\n", encoding="utf-8")
+    states = list(
+        caption.stream(Form(video=str(playlist), model=tiny_vl), settings, threading.Event())
+    )
+    last = states[-1]
+    assert last.error and last.status.startswith("⚠️")
+    assert "지원하는 영상 파일이 아닙니다" in last.status and "MP4/MOV" in last.status
+    assert not any(getattr(s.event, "kind", None) == "prepared" for s in states)
+
+
 def test_stream_without_video_on_a_video_model_asks_for_one(tiny_vl, settings):
     last = list(caption.stream(Form(video=None, model=tiny_vl), settings, threading.Event()))[-1]
     assert last.error and "영상을 올려" in last.status

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import ast
 import math
+import time
 from pathlib import Path
 
+import faulty_readers
 import media
 import numpy as np
 import pytest
 
 from captioner import errors, video
-from captioner.video import Clip, VideoLimits, readers
+from captioner.video import Clip, VideoLimits, decode, readers, worker
 
 BBB_FRAMES, BBB_FPS, BBB_SIZE, BBB_SECONDS = 132, 25.0, (720, 1280), 5.28
 PACKAGE = Path(video.__file__).parent
@@ -122,7 +124,7 @@ def _bad_inputs(root: Path, bbb: Path) -> dict[str, tuple[Path, type[errors.Vide
         "empty": (empty, errors.EmptyVideo),
         "text": (text, errors.NotAVideo),
         "png": (fake, errors.NotAVideo),
-        "wav": (media.make_audio_only(root / "tone.wav"), errors.NoVideoStream),
+        "wav": (media.make_audio_only(root / "tone.wav"), errors.NotAVideo),  # not on the list
         "aac": (media.make_audio_only(root / "tone.m4a"), errors.NoVideoStream),
         "truncated": (media.truncate(bbb, root / "cut.mp4", keep=0.4), errors.CorruptVideo),
         "truncated_faststart": (
@@ -159,7 +161,117 @@ def test_limits(cfr_path: Path) -> None:
 def test_unknown_or_missing_backend(cfr_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(errors.InvalidRequest):
         video.load_clip(cfr_path, backend="opencv")
-    monkeypatch.setattr(readers, "installed", lambda name: False)
+    # PyAV probes every file (behind the container allow-list): required for any reader.
+    monkeypatch.setattr(readers, "installed", lambda name: name == "decord")
+    for backend in ("auto", "decord", "pyav"):
+        with pytest.raises(errors.MissingDependency) as missing:
+            video.load_clip(cfr_path, backend=backend)
+        assert missing.value.package == "av"
+    with pytest.raises(errors.MissingDependency):
+        video.probe(cfr_path)
+    monkeypatch.setattr(readers, "installed", lambda name: name == "av")
     with pytest.raises(errors.MissingDependency) as missing:
-        video.load_clip(cfr_path)
+        video.load_clip(cfr_path, backend="decord")
     assert missing.value.package == "decord"
+
+
+def test_without_decord_auto_reads_with_pyav(
+    cfr_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where decord has no wheel (ARM Linux, Apple Silicon), auto is PyAV, not a retry."""
+    monkeypatch.setattr(readers, "installed", lambda name: name == "av")
+    clip = video.load_clip(cfr_path)
+    assert (clip.backend, clip.retried) == ("pyav", False)
+
+
+def test_timestamps_come_from_the_probe_whichever_reader(tmp_path: Path) -> None:
+    """decord reports no times for AVI (every frame at 0 s); the clip's times are still real."""
+    avi = media.make_video(tmp_path / "clip.avi", n_frames=48, fps=24)
+    for backend in ("decord", "pyav"):
+        clip = video.load_clip(avi, backend=backend)
+        assert clip.backend == backend
+        assert np.allclose(clip.timestamps, [i / 24 for i in clip.indices], atol=1e-6), backend
+        assert clip.processor_metadata()["frames_indices"] == list(clip.indices)
+
+
+def test_auto_reads_avi_with_pyav(tmp_path: Path) -> None:
+    """decord returns the wrong frames from an AVI with several keyframes: auto avoids it."""
+    avi = media.make_video(tmp_path / "gop.avi", n_frames=120, fps=24, gop=12)
+    clip = video.load_clip(avi)
+    assert (clip.backend, clip.info.container) == ("pyav", "avi")
+    assert [media.which_frame(f, 120) for f in clip.frames] == list(clip.indices)
+    mp4 = media.make_video(tmp_path / "gop.mp4", n_frames=120, fps=24, gop=12, bframes=2)
+    clip = video.load_clip(mp4)
+    assert clip.backend == "decord"
+    assert [media.which_frame(f, 120) for f in clip.frames] == list(clip.indices)
+
+
+# --- a reader that hangs, crashes or refuses: retried on PyAV ---------------------------
+def _decode_jobs_sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the decode jobs the worker is sent from now on."""
+    sent: list[str] = []
+    real_call = worker.WORKER.call
+
+    def spy(job, args, timeout_s):
+        sent.append(job.__name__)
+        return real_call(job, args, timeout_s)
+
+    monkeypatch.setattr(worker.WORKER, "call", spy)
+    return sent
+
+
+def test_a_hung_decord_is_retried_on_pyav_well_before_the_deadline(
+    cfr_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = video.load_clip(cfr_path, backend="pyav")
+    video.clear_cache()
+    video.probe(cfr_path)  # a warm worker
+    pid = worker.WORKER.pid
+    monkeypatch.setitem(decode.JOBS, "decord", faulty_readers.hang)
+    sent = _decode_jobs_sent(monkeypatch)
+    limits = VideoLimits()  # the full 120 s deadline
+    started = time.monotonic()
+    clip = video.load_clip(cfr_path, limits=limits)
+    elapsed = time.monotonic() - started
+    assert elapsed < limits.decode_timeout_s / 4  # liveness: seconds, not the deadline
+    assert sent == ["probe_job", "hang", "decode_pyav"]
+    assert clip.backend == "pyav" and clip.retried
+    assert clip.retry_reason.startswith("decord timed out after")
+    assert np.array_equal(clip.frames, expected.frames) and clip.timestamps == expected.timestamps
+    assert worker.WORKER.pid != pid  # the hung process was killed and replaced
+
+
+@pytest.mark.parametrize(
+    "stand_in,reason",
+    [(faulty_readers.crash, "decord crashed"), (faulty_readers.refuse, "decord failed")],
+)
+def test_a_crashed_or_failing_decord_is_retried_on_pyav(
+    cfr_path: Path, monkeypatch: pytest.MonkeyPatch, stand_in, reason: str
+) -> None:
+    monkeypatch.setitem(decode.JOBS, "decord", stand_in)
+    clip = video.load_clip(cfr_path)
+    assert clip.backend == "pyav" and clip.retry_reason.startswith(reason)
+    assert clip.frames.shape == (4, 320, 448, 3)
+
+
+def test_no_retry_when_decord_was_asked_for(
+    cfr_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(decode.JOBS, "decord", faulty_readers.refuse)
+    with pytest.raises(errors.CorruptVideo):
+        video.load_clip(cfr_path, backend="decord")
+    monkeypatch.setitem(decode.JOBS, "decord", faulty_readers.crash)
+    with pytest.raises(errors.CorruptVideo):
+        video.load_clip(cfr_path, backend="decord")
+
+
+def test_the_timeout_message_shows_the_configured_limit(
+    cfr_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both readers hang: the error names the limit the operator set, not what was left."""
+    video.probe(cfr_path)  # a warm worker
+    monkeypatch.setitem(decode.JOBS, "decord", faulty_readers.hang)
+    monkeypatch.setitem(decode.JOBS, "pyav", faulty_readers.hang)
+    with pytest.raises(errors.DecodeTimeout) as late:
+        video.load_clip(cfr_path, limits=VideoLimits(decode_timeout_s=6.5))
+    assert "6.5초" in late.value.ko and "(6.5 s)" in late.value.en

@@ -34,15 +34,30 @@ def test_probe_refuses_over_the_duration_limit(cfr_path: Path) -> None:
     assert video.probe(cfr_path, VideoLimits(max_duration_s=2.5)).duration_s == 2.0
 
 
-def test_decord_probe_matches_pyav_probe(bbb: Path, vfr_path: Path) -> None:
-    """Without PyAV, probing falls back to decord; both must describe the file alike."""
-    for path in (bbb, vfr_path):
-        facts = [probing.probe_pyav(str(path), 1e9), probing.probe_decord(str(path), 1e9)]
-        a, b = (probing.info_from_probe(str(path), 1, "0", f) for f in facts)
-        assert (a.frame_count, a.width, a.height) == (b.frame_count, b.width, b.height)
-        assert a.variable_frame_rate == b.variable_frame_rate
-        assert math.isclose(a.avg_fps, b.avg_fps, rel_tol=1e-3)
-        assert np.allclose(a.frame_times, b.frame_times, atol=1e-3)
+def test_keyframes_are_found(tmp_path: Path) -> None:
+    path = media.make_video(tmp_path / "gop.mp4", n_frames=60, fps=24, gop=12, bframes=2)
+    facts = probing.probe_job(str(path), 1e9)
+    index = probing.frame_index(facts)
+    assert index is not None and len(index.pts) == 60
+    assert index.keyframes == (0, 12, 24, 36, 48)
+    assert list(index.pts) == sorted(index.pts)  # presentation order, though stored out of it
+
+
+def test_frame_index_arithmetic() -> None:
+    index = probing.FrameIndex(pts=tuple(range(0, 1000, 10)), keyframes=(0, 25, 50, 75))
+    assert [index.keyframe_before(i) for i in (0, 24, 25, 26, 99)] == [0, 0, 25, 25, 75]
+    # 10 -> from 0 (11 frames); 20 -> on from 10 (10); 60 -> from 50 (11); 62 -> on (2)
+    assert index.decode_work([10, 20, 60, 62]) == 11 + 10 + 11 + 2
+    assert index.decode_work([99]) == 25  # from keyframe 75
+    assert probing.FrameIndex(pts=tuple(range(100)), keyframes=(0,)).decode_work([99]) == 100
+
+
+def test_frame_index_is_refused_where_timestamps_do_not_name_frames() -> None:
+    facts = {"pts": [0, 1, 1, 2], "keyframes": [0], "frame_count": 4}
+    assert probing.frame_index(facts) is None  # two frames share a timestamp
+    assert probing.frame_index({**facts, "pts": [0, 1, 2]}) is None  # one frame has none
+    index = probing.frame_index({**facts, "pts": [0, 1, 2, 3], "keyframes": [2]})
+    assert index is not None and index.keyframes == (0, 2)  # decoding can always start at 0
 
 
 def test_facts_without_frames_are_a_corrupt_video() -> None:
