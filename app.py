@@ -294,10 +294,14 @@ def build(args: argparse.Namespace):
                 seed=-1 if seed is None else seed, think=think, lang="en" if language == "English" else "ko",
                 extra={"style": style or "hamnida", "length": length or "normal", "allow_hanja": bool(allow_hanja)},
             )  # fmt: skip
-            # kept for the review tab (uploads expire)
-            form.video = runlog_paths.default_library().keep(video)
             log = runlog_paths.default_log()
-            recorder = lambda events, req: runlog.record(events, req, log=log, source="web")  # noqa: E731
+            library = runlog_paths.default_library()  # keeps the upload once it decoded
+
+            def recorder(events, req):
+                if log is not None:
+                    events = library.keeping(events)
+                return runlog.record(events, req, log=log, source="web", access=_owner(request))
+
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
             run = {"preset": preset, "video": form.video, "prompt": prompt}
             try:
@@ -312,6 +316,7 @@ def build(args: argparse.Namespace):
                     yield state.status, state.answer, state.thinking, state.metrics, run
             finally:
                 _STOPS.pop(key, None)
+                _prune(library, log)
 
         def stop_request(request: gr.Request):
             switch = _STOPS.get(getattr(request, "session_hash", None) or "api")
@@ -412,6 +417,29 @@ def build(args: argparse.Namespace):
         )  # fmt: skip
     demo.queue(max_size=args.queue_size, default_concurrency_limit=1)
     return demo
+
+
+def _prune(library: runlog.Library, log: runlog.RunLog | None) -> None:
+    """Keep the video library within its size and age budget; never fails a request."""
+    if log is None:
+        return
+    try:
+        library.prune(log)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger(__name__).warning("video library: pruning failed: %s", exc)
+
+
+def _owner(request) -> runlog.Access:
+    """Runs started from the page belong to the browser session."""
+    return runlog.Access.visitor(getattr(request, "session_hash", None) or "api")
+
+
+def _review_access(reviewer_name: str | None = None) -> runlog.Access:
+    """TRANSITIONAL (issue 9, the lead's page work): until the page has logins and modes, the
+    review tab sees every run and a rating carries the typed name, as before. Replace with
+    runlog.Access.reviewer(login) for authenticated reviewers and _owner(request) for
+    public visitors."""
+    return runlog.Access(owner=None, rater=(reviewer_name or "").strip(), sees_all=True)
 
 
 def _log() -> runlog.RunLog:
@@ -522,7 +550,9 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
 
     def list_runs(model, preset, video_name, since, min_rating, language_value):
         try:
-            runs = reviewui.query(_log(), model, preset, video_name, since, min_rating)
+            runs = reviewui.query(
+                _log(), _review_access(), model, preset, video_name, since, min_rating
+            )
         except CaptionerError as exc:
             return gr.update(), _message(exc)
         return reviewui.table(runs, lang_of(language_value)), f"{len(runs)}"
@@ -533,7 +563,11 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
     def open_run(run_value, language_value):
         try:
             path, detail = reviewui.open_run(
-                _log(), run_value, lang_of(language_value), runlog_paths.default_library()
+                _log(),
+                run_value,
+                lang_of(language_value),
+                runlog_paths.default_library(),
+                _review_access(),
             )
         except (CaptionerError, TypeError, ValueError) as exc:
             return None, "", _message(exc) if isinstance(exc, CaptionerError) else f"⚠️ {exc}"
@@ -555,14 +589,18 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
                 score_value,
                 tags_value,
                 note_value,
-                reviewer_value,
                 lang_of(language_value),
+                _review_access(reviewer_value),
             )
         except CaptionerError as exc:
             return gr.update(), _message(exc), gr.update()
         rows, _ = list_runs(*filter_values, language_value)
         _, detail = reviewui.open_run(
-            _log(), run_value, lang_of(language_value), runlog_paths.default_library()
+            _log(),
+            run_value,
+            lang_of(language_value),
+            runlog_paths.default_library(),
+            _review_access(),
         )
         return rows, done, detail
 
@@ -570,15 +608,18 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         keys = ("model", "preset", "video", "since", "min_rating")
         try:
             return str(
-                reviewui.export(_log(), fmt, dict(zip(keys, filter_values, strict=True)))
+                reviewui.export(
+                    _log(), fmt, dict(zip(keys, filter_values, strict=True)), _review_access()
+                )
             ), ""
         except CaptionerError as exc:
             return None, _message(exc)
 
     def run_both(video_value, fps, max_frames, max_pixels, max_new_tokens, temperature, top_p, top_k,
-                 repetition_penalty, presence_penalty, seed, language_value, blind_value, *config_values):  # fmt: skip
+                 repetition_penalty, presence_penalty, seed, language_value, blind_value, *config_values,
+                 request: gr.Request = None):  # fmt: skip
         base = webui.Form(
-            video=runlog_paths.default_library().keep(video_value), fps=fps or 2.0, max_frames=max_frames or 0,
+            video=video_value, fps=fps or 2.0, max_frames=max_frames or 0,
             max_pixels=max_pixels or 0, max_new_tokens=max_new_tokens, temperature=temperature,
             top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
             presence_penalty=presence_penalty, seed=-1 if seed is None else seed, lang=lang_of(language_value),
@@ -587,7 +628,15 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         b = reviewui.Config(*config_values[5:])
         seed_value = int(time.time())
         for state in reviewui.compare_configs(
-            base, a, b, threading.Event(), runlog_paths.default_log(), bool(blind_value), seed_value
+            base,
+            a,
+            b,
+            threading.Event(),
+            runlog_paths.default_log(),
+            bool(blind_value),
+            seed_value,
+            _owner(request),
+            runlog_paths.default_library(),
         ):
             yield state.left, state.right, state.status, state.run_ids
 
@@ -600,6 +649,7 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
                 bool(blind_value),
                 lang_of(language_value),
                 runlog_paths.default_library(),
+                _review_access(),
                 int(time.time()),
             )
         except (CaptionerError, TypeError, ValueError) as exc:
@@ -611,10 +661,12 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
         lang_ = lang_of(language_value)
         try:
             for run_value, score_value in zip(ids, (left_value, right_value), strict=True):
-                reviewui.rate(_log(), run_value, score_value, "", "", reviewer_value, lang_)
+                reviewui.rate(
+                    _log(), run_value, score_value, "", "", lang_, _review_access(reviewer_value)
+                )
         except CaptionerError as exc:
             return gr.update(), gr.update(), _message(exc)
-        revealed = reviewui.reveal_if_rated(_log(), ids, reviewer_value, lang_)
+        revealed = reviewui.reveal_if_rated(_log(), ids, _review_access(reviewer_value), lang_)
         if revealed is None:
             return gr.update(), gr.update(), ""
         return revealed[0], revealed[1], "✅ 공개됨 · revealed" if blind_value else "✅"
@@ -656,6 +708,10 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure(args)
+    log = runlog_paths.default_log()
+    if log is not None:  # runs a killed server left "running"; videos over the budget
+        runlog.recover_interrupted(log)
+        _prune(runlog_paths.default_library(), log)
     demo = build(args)
     demo.launch(
         server_name=args.host,

@@ -34,7 +34,13 @@ from typing import Any
 from captioner import runlog, subtitles, video
 from captioner.errors import CaptionerError, InternalError, InvalidRequest, ModelError, VideoError
 
-EXPORT_NAMES = {"csv": "runs.csv", "jsonl": "runs.jsonl", "html": "report.html"}
+EXPORT_NAMES = {
+    "csv": "runs.csv",
+    "jsonl": "runs.jsonl",
+    "html": "report.html",
+    "dataset": "dataset.jsonl",
+}
+BATCH_ACCESS = runlog.Access.cli()  # the CLI passes its own, owned by cli:<user>
 Progress = Callable[[int, int, str], None]  # (finished jobs, total jobs, what just finished)
 
 
@@ -208,6 +214,7 @@ def run_batch(
     out_dir: str | os.PathLike[str] | None = None,
     *,
     log: runlog.RunLog,
+    access: runlog.Access = BATCH_ACCESS,
     srt: bool = False,
     vtt: bool = False,
     progress: Progress | None = None,
@@ -223,7 +230,7 @@ def run_batch(
     (``options=Options(max_new_tokens=..., seed=...)``, ``fps``, ``max_frames``, ``profile``,
     ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
     the batch after the current step of the current run. Exports and subtitles go to
-    ``out_dir``."""
+    ``out_dir``. Runs are recorded as owned by ``access`` (the CLI passes ``cli:<user>``)."""
     from captioner import engine
 
     _check_fields(request_fields)
@@ -266,6 +273,7 @@ def run_batch(
                         outcome, run_id, error, user_error = _one(
                             request,
                             log,
+                            access,
                             stats,
                             stop,
                             hw,
@@ -302,21 +310,21 @@ def run_batch(
     finally:
         summary.total_s = time.perf_counter() - started
         if out is not None:
-            _write_outputs(summary, log, out, exports, srt, vtt)
+            _write_outputs(summary, log, access, out, exports, srt, vtt)
     return summary
 
 
-def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
+def _one(request, log, access, stats: ModelStats, stop, hw, known_error=None):
     """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
     "done", "stopped" or "failed"."""
     from captioner import engine
 
-    prior = log.find_done(runlog.config_key(request))
+    prior = log.find_done(runlog.config_key(request), access=access)
     if prior is not None:
         return "skipped", prior.id, None, True
     if known_error is not None:
         # the same bad video / unloadable model again: record it without paying for it again
-        run_id = log.start(request, "batch")
+        run_id = log.start(request, "batch", access=access)
         log.finish(run_id, error=known_error)
         return "failed", run_id, known_error, True
     run_ids: list[int] = []
@@ -325,7 +333,7 @@ def _one(request, log, stats: ModelStats, stop, hw, known_error=None):
     try:
         events = engine.describe(request, stop=stop, hw=hw)
         for event in runlog.record(
-            events, request, log=log, source="batch", on_start=run_ids.append
+            events, request, log=log, source="batch", access=access, on_start=run_ids.append
         ):
             kind = getattr(event, "kind", None)
             if kind == "status" and getattr(event, "stage", None) == "load":
@@ -369,9 +377,11 @@ def _timeline_presets() -> set[str]:
     return {p.key for p in prompts.PRESETS if p.timeline}
 
 
-def _write_outputs(summary: BatchSummary, log, out: Path, exports, srt: bool, vtt: bool) -> None:
+def _write_outputs(
+    summary: BatchSummary, log, access, out: Path, exports, srt: bool, vtt: bool
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    runs = log.query(run_ids=summary.run_ids, limit=None, newest_first=False)
+    runs = log.query(access=access, run_ids=summary.run_ids, limit=None, newest_first=False)
     for fmt in exports:
         summary.files[fmt] = runlog.export(runs, fmt, out / EXPORT_NAMES[fmt])
     if srt or vtt:

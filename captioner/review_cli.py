@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from captioner import terminal
 from captioner.cli import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USER, guarded
 from captioner.errors import CaptionerError
 
@@ -118,8 +119,10 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
     rated = parser.add_mutually_exclusive_group()
     rated.add_argument("--rated", dest="rated", action="store_const", const=True)
     rated.add_argument("--unrated", dest="rated", action="store_const", const=False)
-    parser.add_argument("--source", choices=("web", "cli", "batch"))
-    parser.add_argument("--status", choices=("running", "done", "stopped", "error"))
+    from captioner import runlog
+
+    parser.add_argument("--source", choices=runlog.SOURCES)
+    parser.add_argument("--status", choices=runlog.STATUSES)
     add_db_argument(parser)
 
 
@@ -138,9 +141,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open_log(args):
-    from captioner.runlog import RunLog, paths
+    """The run log, after marking runs left "running" by dead processes as interrupted."""
+    from captioner import runlog
+    from captioner.runlog import paths
 
-    return RunLog(args.db or paths.default_db_path())
+    run_log = runlog.RunLog(args.db or paths.default_db_path())
+    runlog.recover_interrupted(run_log)
+    return run_log
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name on some containers
+        return ""
+
+
+def _access(rater: str | None = None):
+    """The command line sees every run (whoever runs it can read the file anyway); runs are
+    owned by ``cli:<user>``, ratings carry ``rater`` (default: the user)."""
+    from captioner.runlog import Access
+
+    return Access.cli(_user() if rater is None else rater)
+
+
+def _print(text: str) -> None:
+    """Model output and file names, with terminal controls removed when stdout is a terminal
+    (a pipe or a file gets the stored text unchanged)."""
+    print(terminal.safe(text) if sys.stdout.isatty() else text)
+
+
+def _print_json(value: Any, **kwargs: Any) -> None:
+    print(terminal.json_line(json.dumps(value, ensure_ascii=False, default=str, **kwargs)))
 
 
 # --- batch --------------------------------------------------------------------------------------
@@ -178,6 +210,7 @@ def _batch(args) -> int:
                 args.model,
                 args.out,
                 log=run_log,
+                access=_access(),
                 srt=args.srt,
                 vtt=args.vtt,
                 progress=progress,
@@ -222,17 +255,19 @@ def _list(args) -> int:
     from captioner import batch
 
     with _open_log(args) as run_log:
-        runs = run_log.query(**_filters(args), limit=args.limit, offset=args.offset)
+        runs = run_log.query(
+            access=_access(), **_filters(args), limit=args.limit, offset=args.offset
+        )
     if args.json:
         for run in runs:
-            print(json.dumps(run.to_dict(), ensure_ascii=False, default=str))
+            _print_json(run.to_dict())
         return EXIT_OK
     if not runs:
         print("기록된 실행이 없습니다 / no runs match", file=sys.stderr)
         return EXIT_OK
     for run in runs:
         rating = f"★{run.rating_avg:.1f}({run.rating_count})" if run.ratings else "-"
-        print(
+        _print(
             f"#{run.id:<5} {run.created_at[:19]} {run.status:<7} {run.source:<5} "
             f"{_excerpt(batch.model_label(run.model), 24):<24} {run.preset or 'prompt':<8} "
             f"{_excerpt(run.video_name or '-', 24):<24} {rating:<9} {_excerpt(run.answer, 50)}"
@@ -242,9 +277,9 @@ def _list(args) -> int:
 
 def _show(args) -> int:
     with _open_log(args) as run_log:
-        run = run_log.get(args.run_id)
+        run = run_log.get(args.run_id, access=_access())
     if args.json:
-        print(json.dumps(run.to_dict(), ensure_ascii=False, default=str, indent=2))
+        _print_json(run.to_dict(), indent=2)
         return EXIT_OK
     rows = [
         ("run", f"#{run.id} · {run.status} · {run.source} · {run.created_at}"),
@@ -265,8 +300,8 @@ def _show(args) -> int:
             ("rating", f"{rating.score} {rating.reviewer} {rating.tags} {rating.note}".strip())
         )
     for key, value in rows:
-        print(f"{key:<8}: {value}")
-    print(f"\n{run.answer}")
+        _print(f"{key:<8}: {value}")
+    _print(f"\n{run.answer}")
     return EXIT_OK
 
 
@@ -274,18 +309,14 @@ def _reviewer(args) -> str:
     if args.reviewer is not None:
         return args.reviewer
     name = os.environ.get("CAPTIONER_REVIEWER", "").strip()
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name on some containers
-        return ""
+    return name or _user()
 
 
 def _rate(args) -> int:
+    access = _access(_reviewer(args))
     with _open_log(args) as run_log:
-        run_log.rate(args.run_id, args.score, args.tag, args.note, _reviewer(args))
-        ratings = run_log.ratings(args.run_id)
+        run_log.rate(args.run_id, args.score, args.tag, args.note, access=access)
+        ratings = run_log.ratings(args.run_id, access=access)
     average = sum(r.score for r in ratings) / len(ratings)
     print(
         f"#{args.run_id}: {args.score}점 저장 / rating saved "
@@ -299,7 +330,9 @@ def _export(args) -> int:
     from captioner import runlog
 
     with _open_log(args) as run_log:
-        runs = run_log.query(**_filters(args), limit=args.limit, newest_first=False)
+        runs = run_log.query(
+            access=_access(), **_filters(args), limit=args.limit, newest_first=False
+        )
     path = runlog.export(runs, args.format, args.out)
     print(f"{len(runs)}개 실행 내보냄 / exported {len(runs)} runs → {path}", file=sys.stderr)
     return EXIT_OK
@@ -324,12 +357,14 @@ def record_cli_run(
         return iter(events)
     try:
         run_log = runlog.RunLog(db or paths.default_db_path())
+        runlog.recover_interrupted(run_log)
     except CaptionerError as exc:
         print(f"경고: {exc.ko}\nwarning: {exc.en} (run not recorded)", file=sys.stderr)
         return iter(events)
-    return _closing(
-        runlog.record(events, request, log=run_log, source=source, on_start=on_start), run_log
+    recorded = runlog.record(
+        events, request, log=run_log, source=source, access=_access(), on_start=on_start
     )
+    return _closing(recorded, run_log)
 
 
 def _closing(events: Iterator[Any], run_log) -> Iterator[Any]:

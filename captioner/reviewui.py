@@ -1,5 +1,9 @@
 """The review tab's logic, without gradio: the run table, a run's details, ratings, exports,
-side-by-side and blind comparisons, subtitles, and the library of reviewed videos.
+the rating summary, side-by-side and blind comparisons, subtitles, and the library of
+reviewed videos.
+
+Every function that touches runs takes a ``runlog.Access``: the page builds it from the
+request (a visitor's session, or a reviewer's login) and the run log applies its scope.
 
 The run log itself (SQLite, migrations, exports, the video library) is ``captioner/runlog``;
 this module turns it into what the page shows. ``app.py`` only wires components to these
@@ -26,6 +30,7 @@ STATUS = {
     "stopped": ("중지됨", "stopped"),
     "error": ("오류", "error"),
     "running": ("실행 중", "running"),
+    "interrupted": ("중단됨", "interrupted"),
 }
 
 
@@ -46,10 +51,21 @@ def _filters(model: str, preset: str, video: str, since: str, min_rating) -> dic
     }
 
 
-def query(log: runlog.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
+def query(
+    log: runlog.RunLog,
+    access: runlog.Access,
+    model="",
+    preset="all",
+    video="",
+    since="",
+    min_rating=0,
+    limit=200,
+):
     try:
         return log.query(
-            **_filters(model or "", preset, video or "", since or "", min_rating), limit=limit
+            access=access,
+            **_filters(model or "", preset, video or "", since or "", min_rating),
+            limit=limit,
         )
     except CaptionerError:
         raise
@@ -112,24 +128,55 @@ def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
 
 
 def open_run(
-    log: runlog.RunLog, run_id, lang: str, library: runlog.Library
+    log: runlog.RunLog, run_id, lang: str, library: runlog.Library, access: runlog.Access
 ) -> tuple[str | None, str]:
-    run = log.get(int(run_id))
+    run = log.get(int(run_id), access=access)
     return find_video(run, library), run_markdown(run, lang)
 
 
-def rate(log: runlog.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
+def rate(
+    log: runlog.RunLog, run_id, score, tags: str, note: str, lang: str, access: runlog.Access
+) -> str:
+    """Save a rating as ``access.rater`` (the login, or a visitor's session)."""
     if run_id in (None, "") or score in (None, ""):
         raise InvalidRequest("평가할 실행과 점수를 고르세요.", "Pick a run and a score to rate.")
     tag_list = [t.strip() for t in (tags or "").replace("#", ",").split(",") if t.strip()]
-    log.rate(int(run_id), int(score), tag_list, note or "", reviewer or "")
+    log.rate(int(run_id), int(score), tag_list, note or "", access=access)
     return f"✅ #{int(run_id)} ★{int(score)}" + (" 저장됨" if lang == "ko" else " saved")
 
 
-def export(log: runlog.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
-    runs = query(log, **filters, limit=None)
+def export(
+    log: runlog.RunLog,
+    fmt: str,
+    filters: dict,
+    access: runlog.Access,
+    out_dir: str | None = None,
+) -> Path:
+    runs = query(log, access, **filters, limit=None)
     folder = Path(out_dir or tempfile.mkdtemp(prefix="captioner-export-"))
-    return runlog.export(runs, fmt, folder / f"captioner-runs.{fmt}")
+    return runlog.export(runs, fmt, folder / runlog.file_name("captioner-runs", fmt))
+
+
+def rating_summary(
+    log: runlog.RunLog, access: runlog.Access, by: str = "model", **filters
+) -> list[dict]:
+    """Mean rating per model or preset, with counts and a 95% interval, for the chart;
+    ``filters`` as for :func:`query` (the table's filters)."""
+    try:
+        clean = _filters(
+            filters.get("model") or "",
+            filters.get("preset", "all"),
+            filters.get("video") or "",
+            filters.get("since") or "",
+            filters.get("min_rating", 0),
+        )
+        return [s.to_dict() for s in log.summary(access=access, by=by, **clean)]
+    except CaptionerError:
+        raise
+    except ValueError as exc:
+        raise InvalidRequest(
+            "필터 값이 올바르지 않습니다 (날짜는 YYYY-MM-DD).", "Bad filter (dates are YYYY-MM-DD)."
+        ) from exc
 
 
 # --- subtitles -------------------------------------------------------------------------------------
@@ -185,8 +232,11 @@ def compare_configs(
     log: runlog.RunLog | None,
     blind: bool,
     seed: int,
+    access: runlog.Access,
+    library: runlog.Library | None = None,
 ) -> Iterator[CompareState]:
-    """Run configuration A, then B, on the same video; stream both into two panels.
+    """Run configuration A, then B, on the same video; stream both into two panels. Both
+    runs are owned by ``access``; the video enters ``library`` once it decoded.
 
     In blind mode the panels show the outputs in an order fixed by ``seed`` (so the reviewer
     cannot know which side is A) and the configurations stay hidden until both are rated."""
@@ -207,9 +257,13 @@ def compare_configs(
             ids[_i] = run_id
 
         def recorder(events, request, _remember=remember):
-            return runlog.record(events, request, log=log, source="web", on_start=_remember)
+            if library is not None:
+                events = library.keeping(events)
+            return runlog.record(
+                events, request, log=log, source="web", access=access, on_start=_remember
+            )
 
-        for state in webui.run(form, stop, events_filter=recorder if log is not None else None):
+        for state in webui.run(form, stop, events_filter=recorder):
             outputs[side] = state.answer if not state.error else state.status
             status = f"{label}: {state.status}"
             yield CompareState(outputs[0], outputs[1], status, tuple(ids))
@@ -225,10 +279,13 @@ def load_pair(
     blind: bool,
     lang: str,
     library: runlog.Library,
+    access: runlog.Access,
     seed: int = 0,
 ):
-    """Two runs of the same video side by side: (left_md, right_md, video, pair ids)."""
-    left, right = log.get(int(left_id)), log.get(int(right_id))
+    """Two runs of the same video side by side: (left_md, right_md, video, pair ids). A run
+    this access may not see is RunNotFound, as if it did not exist."""
+    left = log.get(int(left_id), access=access)
+    right = log.get(int(right_id), access=access)
     if left.video_sha256 != right.video_sha256:
         raise InvalidRequest(
             "두 실행의 영상이 다릅니다. 같은 영상의 실행을 고르세요.",
@@ -245,10 +302,10 @@ def load_pair(
 
 
 def reveal_if_rated(
-    log: runlog.RunLog, ids: tuple[int, int], reviewer: str, lang: str
+    log: runlog.RunLog, ids: tuple[int, int], access: runlog.Access, lang: str
 ) -> tuple[str, str] | None:
     """The configurations of a blind pair, once this reviewer has rated both sides."""
-    runs = [log.get(i) for i in ids]
-    if not all(any(r.reviewer == (reviewer or "") for r in run.ratings) for run in runs):
+    runs = [log.get(i, access=access) for i in ids]
+    if not all(any(r.reviewer == access.rater for r in run.ratings) for run in runs):
         return None
     return run_markdown(runs[0], lang), run_markdown(runs[1], lang)

@@ -21,6 +21,7 @@ from captioner.runlog import provenance
 ROOT = Path(__file__).resolve().parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
 OPTIONS = Options(max_new_tokens=4, seed=0)
+ACCESS = runlog.Access.cli("tester")
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +78,16 @@ def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, ru
     assert seen == [(i, 6) for i in range(1, 7)]
     assert {f["code"] for f in first.failures} == {"not_a_video"}
     assert all(f["video"] == "broken.mp4" and f["user_error"] for f in first.failures)
-    runs = run_log.query(limit=None)
+    runs = run_log.query(limit=None, access=ACCESS)
     assert len(runs) == 6 and {r.source for r in runs} == {"batch"}
     assert sorted(r.status for r in runs) == ["done"] * 4 + ["error"] * 2
     stats = first.models[0]
     assert stats.jobs == 6 and 0 <= stats.load_s <= stats.total_s <= first.total_s
 
     rows = list(csv.DictReader((out / "runs.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert len(rows) == 6 and {r["video_name"] for r in rows} == {"a.mp4", "b.mp4", "broken.mp4"}
+    # the broken file is not listed as a video; its runs keep the name in the request
+    assert len(rows) == 6 and {r["video_name"] for r in rows} == {"a.mp4", "b.mp4", ""}
+    assert sum('"video": "broken.mp4"' in r["request"] for r in rows) == 2
     assert len((out / "runs.jsonl").read_text(encoding="utf-8").splitlines()) == 6
     assert '<html lang="ko">' in (out / "report.html").read_text(encoding="utf-8")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -92,7 +95,7 @@ def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, ru
 
     second = batch.run_batch([clips, bad], out_dir=out, **kwargs)
     assert (second.done, second.skipped, second.failed) == (0, 4, 2)  # only the bad file again
-    assert len(run_log.query(limit=None, status="done")) == 4
+    assert len(run_log.query(limit=None, status="done", access=ACCESS)) == 4
     assert len((out / "runs.jsonl").read_text(encoding="utf-8").splitlines()) == 6
     assert "건너뜀 4" in second.text() and "skipped 4" in second.text()
 
@@ -122,7 +125,7 @@ def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, mon
     assert summary.done == 8 and loads == [tiny_vl, second_vl]
     assert [m.model for m in summary.models] == [tiny_vl, second_vl]
     assert all(m.jobs == 4 and m.load_s > 0 for m in summary.models)
-    models = [r.model for r in run_log.query(limit=None, newest_first=False)]
+    models = [r.model for r in run_log.query(limit=None, newest_first=False, access=ACCESS)]
     assert models == [tiny_vl] * 4 + [second_vl] * 4  # models in the outer loop
 
 
@@ -132,9 +135,10 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log):
     request = engine.DescribeRequest(
         video=str(video), model=tiny_vl, preset="timeline", options=OPTIONS
     )
-    run_id = run_log.start(request, "batch")
+    run_id = run_log.start(request, "batch", access=ACCESS)
     clip = SimpleNamespace(
         info=SimpleNamespace(
+            path=str(video),
             sha256=provenance.file_sha256(str(video)),
             duration_s=1.0,
             width=96,
@@ -184,7 +188,7 @@ def test_user_errors_before_running(run_log, tmp_path, tiny_vl):
     stop = threading.Event()
     stop.set()
     summary = batch.run_batch([tmp_path], models=[tiny_vl], log=run_log, stop=stop)
-    assert summary.interrupted and summary.done == 0 and run_log.query() == []
+    assert summary.interrupted and summary.done == 0 and run_log.query(access=ACCESS) == []
 
 
 # --- the command, in-process -----------------------------------------------------------------------
@@ -209,7 +213,7 @@ def test_batch_command(tiny_vl, clips, tmp_path, capsys):
     assert "batch finished" in captured.err and "배치 완료" in captured.err
     assert {Path(p).name for p in summary["files"].values()} >= {"runs.csv", "report.html"}
     with runlog.RunLog(db) as log:
-        runs = log.query(limit=None)
+        runs = log.query(limit=None, access=ACCESS)
         assert {r.video_name for r in runs} == {"a.mp4", "bigbuckbunny.mp4"}
         assert all(r.frames == 4 and r.options["seed"] == 1 for r in runs)
     assert _cli(*args) == 0  # resumed: everything skipped
