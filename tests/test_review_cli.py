@@ -127,3 +127,15 @@ def test_list_and_show_strip_terminal_controls_on_a_terminal(tmp_path, capsys, m
     assert HOSTILE in capsys.readouterr().out
     with runlog.RunLog(path) as run_log:
         assert run_log.get(run_id, access=ACCESS).answer == HOSTILE  # stored unchanged
+
+
+def test_describe_with_a_seed_sqlite_cannot_hold_exits_2(tmp_path):
+    db = str(tmp_path / "seed.sqlite3")
+    result = _run_cli(
+        "describe", "clip.mp4", "--seed", "99999999999999999999", "--db", db, "--json"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "seed" in result.stderr and "범위" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["error"]["code"] == "invalid_request"
+    with runlog.RunLog(db) as run_log:
+        assert run_log.query(access=ACCESS) == []  # refused before anything ran

@@ -192,8 +192,10 @@ class Library:
                 continue
             total -= item.size
             removed.append(item)
-            run_log.video_pruned(item.sha256)
-        left = [k for k in kept if k not in removed]
+        if removed:
+            run_log.videos_pruned(k.sha256 for k in removed)
+        gone = {k.sha256 for k in removed}
+        left = [k for k in kept if k.sha256 not in gone]
         return PruneReport(
             removed=tuple(k.sha256 for k in removed),
             freed_bytes=sum(k.size for k in removed),

@@ -605,13 +605,14 @@ class RunLog:
         )
         return {row[0] for row in rows}
 
-    def video_pruned(self, sha256: str) -> int:
-        """Record that the library's copy of this video was removed; the runs keep their
-        metadata and text. Returns how many runs were marked."""
+    def videos_pruned(self, sha256s: Iterable[str]) -> int:
+        """Record that the library's copies of these videos were removed; their runs keep
+        their metadata and text. Returns how many runs were marked."""
         now = utc_now()
         with self._write() as conn:
             cur = conn.execute(
-                "UPDATE runs SET video_pruned_at = ?, updated_at = ? WHERE video_sha256 = ?",
-                (now, now, sha256),
+                "UPDATE runs SET video_pruned_at = ?, updated_at = ?"
+                " WHERE video_sha256 IN (SELECT value FROM json_each(?))",
+                (now, now, json.dumps(list(sha256s))),
             )
             return cur.rowcount

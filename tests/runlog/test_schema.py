@@ -92,5 +92,5 @@ def test_a_v2_file_written_by_the_previous_release_upgrades(tmp_path):
         assert after.status == "interrupted" and after.answer == "00:00-00:02 토끼"
         # the new columns and indexes work on old rows
         run_log.rate(refused.id, 1, access=ACCESS)
-        assert run_log.video_pruned("ab" * 32) == 2  # the two runs that decoded it
+        assert run_log.videos_pruned(["ab" * 32]) == 2  # the two runs that decoded it
         assert run_log._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
