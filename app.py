@@ -616,8 +616,9 @@ def _review_tab(gr, hw, extra, video, base_inputs, language) -> None:
             return None, _message(exc)
 
     def run_both(video_value, fps, max_frames, max_pixels, max_new_tokens, temperature, top_p, top_k,
-                 repetition_penalty, presence_penalty, seed, language_value, blind_value, *config_values,
-                 request: gr.Request = None):  # fmt: skip
+                 repetition_penalty, presence_penalty, seed, language_value, blind_value,
+                 request: gr.Request, *config_values):  # fmt: skip
+        # gradio injects a Request only into positional parameters: before *config_values
         base = webui.Form(
             video=video_value, fps=fps or 2.0, max_frames=max_frames or 0,
             max_pixels=max_pixels or 0, max_new_tokens=max_new_tokens, temperature=temperature,
