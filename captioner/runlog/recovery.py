@@ -18,8 +18,12 @@ import functools
 import os
 import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from captioner.runlog.times import format_time
+
+if TYPE_CHECKING:  # the store imports ProcessId from here
+    from captioner.runlog.store import RunLog
 
 STALE_AFTER = dt.timedelta(hours=6)
 _START_TOLERANCE_S = 1.0  # start times are read from /proc with clock-tick resolution
@@ -70,7 +74,7 @@ def is_interrupted(
 
 
 def recover_interrupted(
-    log, *, stale_after: dt.timedelta = STALE_AFTER, now: dt.datetime | None = None
+    log: RunLog, *, stale_after: dt.timedelta = STALE_AFTER, now: dt.datetime | None = None
 ) -> list[int]:
     """Mark the runs whose process died as "interrupted" (their partial output stays);
     returns their ids. Cheap: one query over the running runs."""
