@@ -35,7 +35,13 @@ from captioner import runlog, subtitles, video
 from captioner.errors import CaptionerError, InternalError, InvalidRequest, ModelError, VideoError
 from captioner.settings import Settings
 
-EXPORT_NAMES = {"csv": "runs.csv", "jsonl": "runs.jsonl", "html": "report.html"}
+EXPORT_NAMES = {
+    "csv": "runs.csv",
+    "jsonl": "runs.jsonl",
+    "html": "report.html",
+    "dataset": "dataset.jsonl",
+}
+BATCH_ACCESS = runlog.Access.cli()  # the CLI passes its own, owned by cli:<user>
 Progress = Callable[[int, int, str], None]  # (finished jobs, total jobs, what just finished)
 
 
@@ -209,6 +215,7 @@ def run_batch(
     out_dir: str | os.PathLike[str] | None = None,
     *,
     log: runlog.RunLog,
+    access: runlog.Access = BATCH_ACCESS,
     srt: bool = False,
     vtt: bool = False,
     progress: Progress | None = None,
@@ -224,7 +231,8 @@ def run_batch(
     (``options=Options(max_new_tokens=..., seed=...)``, ``fps``, ``max_frames``, ``profile``,
     ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
     the batch after the current step of the current run. Exports and subtitles go to
-    ``out_dir``. ``settings`` carry the hardware and the limits every video is held to."""
+    ``out_dir``. ``settings`` carry the hardware and the limits every video is held to; runs
+    are recorded as owned by ``access`` (the CLI passes ``cli:<user>``)."""
     from captioner import engine
 
     _check_fields(request_fields)
@@ -267,6 +275,7 @@ def run_batch(
                         outcome, run_id, error, user_error = _one(
                             request,
                             log,
+                            access,
                             stats,
                             stop,
                             settings,
@@ -303,21 +312,21 @@ def run_batch(
     finally:
         summary.total_s = time.perf_counter() - started
         if out is not None:
-            _write_outputs(summary, log, out, exports, srt, vtt)
+            _write_outputs(summary, log, access, out, exports, srt, vtt)
     return summary
 
 
-def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=None):
+def _one(request, log, access, stats: ModelStats, stop, settings: Settings, known_error=None):
     """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
     "done", "stopped" or "failed"."""
     from captioner import engine
 
-    prior = log.find_done(runlog.config_key(request))
+    prior = log.find_done(runlog.config_key(request), access=access)
     if prior is not None:
         return "skipped", prior.id, None, True
     if known_error is not None:
         # the same bad video / unloadable model again: record it without paying for it again
-        run_id = log.start(request, "batch")
+        run_id = log.start(request, "batch", access=access)
         log.finish(run_id, error=known_error)
         return "failed", run_id, known_error, True
     run_ids: list[int] = []
@@ -326,7 +335,7 @@ def _one(request, log, stats: ModelStats, stop, settings: Settings, known_error=
     try:
         events = engine.describe(request, settings, stop=stop)
         for event in runlog.record(
-            events, request, log=log, source="batch", on_start=run_ids.append
+            events, request, log=log, source="batch", access=access, on_start=run_ids.append
         ):
             kind = getattr(event, "kind", None)
             if kind == "status" and getattr(event, "stage", None) == "load":
@@ -370,9 +379,11 @@ def _timeline_presets() -> set[str]:
     return {p.key for p in prompts.PRESETS if p.timeline}
 
 
-def _write_outputs(summary: BatchSummary, log, out: Path, exports, srt: bool, vtt: bool) -> None:
+def _write_outputs(
+    summary: BatchSummary, log, access, out: Path, exports, srt: bool, vtt: bool
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    runs = log.query(run_ids=summary.run_ids, limit=None, newest_first=False)
+    runs = log.query(access=access, run_ids=summary.run_ids, limit=None, newest_first=False)
     for fmt in exports:
         summary.files[fmt] = runlog.export(runs, fmt, out / EXPORT_NAMES[fmt])
     if srt or vtt:

@@ -16,10 +16,17 @@ Environment variables (flags override them; README lists them too):
     CAPTIONER_CLIP_CACHE_MB    decoded clips kept in memory (512)
     CAPTIONER_DB               run log file; "off" disables it
     CAPTIONER_LIBRARY          folder of the review library's videos (next to the run log)
+    CAPTIONER_LIBRARY_MAX_GB   the library's size budget (20); oldest unrated videos go first
+    CAPTIONER_LIBRARY_MAX_DAYS how long an unrated video is kept (30)
     CAPTIONER_DATA_DIR         persistent storage (default /data, used when writable)
     CAPTIONER_QUEUE_SIZE       requests waiting on the page (16)
     CAPTIONER_ZEROGPU          the GPU slice ZeroGPU lends, as a --simulate-gpu string
     CAPTIONER_REVIEWER         the reviewer name `review rate` records (default: the user)
+    CAPTIONER_REVIEW           the page's access mode: auto (default), public, private, local
+    CAPTIONER_REVIEWERS        private review logins, "name:password,name2:password2"
+    CAPTIONER_REVIEW_PASSWORD  one password for private review (any login name)
+    CAPTIONER_REVIEW_ORG       on a Space: Hugging Face organisation whose members review
+    SPACE_ID                   set by Hugging Face on Spaces
     GRADIO_SERVER_NAME / GRADIO_SERVER_PORT   host and port of the page
     SPACES_ZERO_GPU            set by Hugging Face on ZeroGPU Spaces
     HF_HOME, XDG_CACHE_HOME    where caches go (read, never written)
@@ -27,6 +34,7 @@ Environment variables (flags override them; README lists them too):
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import os
@@ -52,6 +60,8 @@ class Settings:
     clip_cache_bytes: int = 512 * MiB
     db_path: Path | None = None  # the run log; None: not recorded
     library_dir: Path | None = None  # review library videos; None: next to the run log
+    library_max_bytes: int = 20 * 10**9  # sensible on a Space's 50 GB persistent disk
+    library_max_age: dt.timedelta = dt.timedelta(days=30)
     cache_dir: Path = Path.home() / ".cache" / "captioner"  # our own small caches
     hub_cache: str | None = None  # Hugging Face cache; None: huggingface_hub's own default
     data_dir: Path | None = None  # persistent storage of a Space, when present
@@ -62,6 +72,10 @@ class Settings:
     share: bool = False
     queue_size: int = 16
     reviewer: str | None = None  # `review rate` from the command line
+    review_mode: str = "auto"  # ui/access.py: auto | public | private | local
+    reviewers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (login, password)
+    review_org: str | None = None  # a Space's reviewers: members of this organisation
+    on_space: bool = False
 
     @functools.cached_property
     def hardware(self) -> hardware.Hardware:
@@ -101,6 +115,8 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         "clip_cache_bytes": int(_number(env, "CAPTIONER_CLIP_CACHE_MB", 512) * MiB),
         "db_path": _db_path(env, data, cache_home),
         "library_dir": _path(env.get("CAPTIONER_LIBRARY")),
+        "library_max_bytes": int(_number(env, "CAPTIONER_LIBRARY_MAX_GB", 20) * 10**9),
+        "library_max_age": dt.timedelta(days=_number(env, "CAPTIONER_LIBRARY_MAX_DAYS", 30)),
         "cache_dir": cache_home / "captioner",
         # A Space with persistent storage keeps its downloads there, unless HF_HOME says
         # where they go; passed to huggingface_hub explicitly, not through the environment.
@@ -113,7 +129,18 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         "port": int(_number(env, "GRADIO_SERVER_PORT", 7860)),
         "queue_size": int(_number(env, "CAPTIONER_QUEUE_SIZE", 16)),
         "reviewer": env.get("CAPTIONER_REVIEWER", "").strip() or None,
+        "review_mode": env.get("CAPTIONER_REVIEW", "").strip().lower() or "auto",
+        "reviewers": _reviewers(
+            env.get("CAPTIONER_REVIEWERS", ""), env.get("CAPTIONER_REVIEW_PASSWORD", "")
+        ),  # fmt: skip
+        "review_org": env.get("CAPTIONER_REVIEW_ORG", "").strip() or None,
+        "on_space": bool(env.get("SPACE_ID")),
     }
+    if values["review_mode"] not in ("auto", "public", "private", "local"):
+        raise InvalidRequest(
+            "CAPTIONER_REVIEW 는 auto, public, private, local 중 하나입니다.",
+            "CAPTIONER_REVIEW is one of auto, public, private, local.",
+        )
     if values["zero_gpu"]:
         values["simulate_gpu"] = env.get("CAPTIONER_ZEROGPU", "").strip() or ZEROGPU_SLICE
     values.update(_flags(flags, values))
@@ -134,6 +161,8 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             out["db_path"] = None if str(value).strip().lower() in OFF_VALUES else Path(value)
         elif name == "models":
             out["models"] = tuple(value) or values["models"]
+        elif name == "review_password":
+            out["reviewers"] = values["reviewers"] + (("*", str(value)),)
         elif name in known:
             out[name] = value
         else:
@@ -152,6 +181,24 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             else base.decode_timeout_s,
         )
     return out
+
+
+def _reviewers(pairs: str, password: str) -> tuple[tuple[str, str], ...]:
+    """Logins from "name:password,..." and one shared password (any login name, "*")."""
+    found = []
+    for item in pairs.split(","):
+        name, sep, secret = item.strip().partition(":")
+        if not sep or not name or not secret:
+            if item.strip():
+                raise InvalidRequest(
+                    "CAPTIONER_REVIEWERS 형식은 '이름:비밀번호,이름:비밀번호' 입니다.",
+                    "CAPTIONER_REVIEWERS takes 'name:password,name:password'.",
+                )
+            continue
+        found.append((name, secret))
+    if password.strip():
+        found.append(("*", password.strip()))
+    return tuple(found)
 
 
 def _data_dir(env: Mapping[str, str]) -> Path | None:

@@ -20,6 +20,7 @@ from captioner.runlog import provenance
 ROOT = Path(__file__).resolve().parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
 OPTIONS = Options(max_new_tokens=4, seed=0)
+ACCESS = runlog.Access.cli("tester")
 
 
 @pytest.fixture(scope="module")
@@ -67,37 +68,41 @@ def test_batch_resumes_and_goes_on_past_a_bad_video(tiny_vl, clips, tmp_path, ru
         prompts=["등장하는 색을 말해 줘"],
         models=[tiny_vl],
         log=run_log,
-        settings=settings,
         options=OPTIONS,
         progress=lambda done, total, label: seen.append((done, total)),
     )
     out = tmp_path / "out"
-    first = batch.run_batch([clips, bad], out_dir=out, **kwargs)
+    first = batch.run_batch([clips, bad], out_dir=out, **kwargs, settings=settings)
     assert (first.total, first.done, first.skipped, first.failed) == (6, 4, 0, 2)
     assert seen == [(i, 6) for i in range(1, 7)]
     assert {f["code"] for f in first.failures} == {"not_a_video"}
     assert all(f["video"] == "broken.mp4" and f["user_error"] for f in first.failures)
-    runs = run_log.query(limit=None)
+    runs = run_log.query(limit=None, access=ACCESS)
     assert len(runs) == 6 and {r.source for r in runs} == {"batch"}
     assert sorted(r.status for r in runs) == ["done"] * 4 + ["error"] * 2
     stats = first.models[0]
     assert stats.jobs == 6 and 0 <= stats.load_s <= stats.total_s <= first.total_s
 
     rows = list(csv.DictReader((out / "runs.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert len(rows) == 6 and {r["video_name"] for r in rows} == {"a.mp4", "b.mp4", "broken.mp4"}
+    # the broken file is not listed as a video; its runs keep the name in the request
+    assert len(rows) == 6 and {r["video_name"] for r in rows} == {"a.mp4", "b.mp4", ""}
+    assert sum('"video": "broken.mp4"' in r["request"] for r in rows) == 2
     assert len((out / "runs.jsonl").read_text(encoding="utf-8").splitlines()) == 6
     assert '<html lang="ko">' in (out / "report.html").read_text(encoding="utf-8")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["done"] == 4 and summary["failed"] == 2
 
-    second = batch.run_batch([clips, bad], out_dir=out, **kwargs)
+    second = batch.run_batch([clips, bad], out_dir=out, **kwargs, settings=settings)
     assert (second.done, second.skipped, second.failed) == (0, 4, 2)  # only the bad file again
-    assert len(run_log.query(limit=None, status="done")) == 4
+    assert len(run_log.query(limit=None, status="done", access=ACCESS)) == 4
     assert len((out / "runs.jsonl").read_text(encoding="utf-8").splitlines()) == 6
     assert "건너뜀 4" in second.text() and "skipped 4" in second.text()
 
     changed = batch.run_batch(
-        [clips], out_dir=None, **{**kwargs, "options": Options(max_new_tokens=3, seed=0)}
+        [clips],
+        out_dir=None,
+        **{**kwargs, "options": Options(max_new_tokens=3, seed=0)},
+        settings=settings,
     )
     assert changed.done == 4 and changed.skipped == 0  # other options: another configuration
 
@@ -117,13 +122,13 @@ def test_two_models_are_each_loaded_once(tiny_vl, second_vl, clips, run_log, mon
         presets=["summary", "detail"],
         models=[tiny_vl, second_vl],
         log=run_log,
-        settings=settings,
         options=OPTIONS,
+        settings=settings,
     )
     assert summary.done == 8 and loads == [tiny_vl, second_vl]
     assert [m.model for m in summary.models] == [tiny_vl, second_vl]
     assert all(m.jobs == 4 and m.load_s > 0 for m in summary.models)
-    models = [r.model for r in run_log.query(limit=None, newest_first=False)]
+    models = [r.model for r in run_log.query(limit=None, newest_first=False, access=ACCESS)]
     assert models == [tiny_vl] * 4 + [second_vl] * 4  # models in the outer loop
 
 
@@ -133,9 +138,10 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log, settings
     request = engine.DescribeRequest(
         video=str(video), model=tiny_vl, preset="timeline", options=OPTIONS
     )
-    run_id = run_log.start(request, "batch")
+    run_id = run_log.start(request, "batch", access=ACCESS)
     clip = SimpleNamespace(
         info=SimpleNamespace(
+            path=str(video),
             sha256=provenance.file_sha256(str(video)),
             duration_s=1.0,
             width=96,
@@ -157,10 +163,10 @@ def test_subtitles_for_timeline_runs(tiny_vl, clips, tmp_path, run_log, settings
         models=[tiny_vl],
         out_dir=tmp_path / "out",
         log=run_log,
-        settings=settings,
         options=OPTIONS,
         srt=True,
         vtt=True,
+        settings=settings,
     )
     assert (summary.skipped, summary.done) == (1, 1)
     files = sorted(p.name for p in summary.subtitle_files)
@@ -182,13 +188,13 @@ def test_user_errors_before_running(run_log, tmp_path, tiny_vl, settings):
     with pytest.raises(InvalidRequest):
         batch.run_batch([tmp_path], presets=["nope"], log=run_log, settings=settings)
     with pytest.raises(InvalidRequest):
-        batch.run_batch([tmp_path], log=run_log, settings=settings, colour="red")
+        batch.run_batch([tmp_path], log=run_log, colour="red", settings=settings)
     stop = threading.Event()
     stop.set()
     summary = batch.run_batch(
-        [tmp_path], models=[tiny_vl], log=run_log, settings=settings, stop=stop
+        [tmp_path], models=[tiny_vl], log=run_log, stop=stop, settings=settings
     )
-    assert summary.interrupted and summary.done == 0 and run_log.query() == []
+    assert summary.interrupted and summary.done == 0 and run_log.query(access=ACCESS) == []
 
 
 # --- the command, in-process -----------------------------------------------------------------------
@@ -211,7 +217,7 @@ def test_batch_command(tiny_vl, clips, tmp_path, capsys):
     assert "batch finished" in captured.err and "배치 완료" in captured.err
     assert {Path(p).name for p in summary["files"].values()} >= {"runs.csv", "report.html"}
     with runlog.RunLog(db) as log:
-        runs = log.query(limit=None)
+        runs = log.query(limit=None, access=ACCESS)
         assert {r.video_name for r in runs} == {"a.mp4", "bigbuckbunny.mp4"}
         assert all(r.frames == 4 and r.options["seed"] == 1 for r in runs)
     assert _cli(*args) == 0  # resumed: everything skipped

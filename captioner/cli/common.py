@@ -7,7 +7,6 @@ Exit codes: 0 success, 2 bad input (a short Korean/English message, no traceback
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 
@@ -67,16 +66,35 @@ def settings(args: argparse.Namespace) -> Settings:
     return built
 
 
-# Terminal control sequences (CSI/OSC/other escapes) and C0/C1 controls but newline and tab.
-_CONTROL = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
-)
+def user() -> str:
+    """This machine's user name ("" where a container has none)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name on some containers
+        return ""
 
 
-def printable(text: str | None) -> str:
-    """Model output for a terminal: control characters and escape sequences removed, so an
-    answer cannot move the cursor, change colours or retitle the terminal."""
-    return _CONTROL.sub("", text or "")
+def access(rater: str | None = None):
+    """The command line sees every run (whoever runs it can read the file anyway); its runs
+    are owned by ``cli:<user>``, its ratings carry ``rater`` (default: the user)."""
+    from captioner.runlog import Access
+
+    return Access.cli(user() if rater is None else rater)
+
+
+def open_log(settings: Settings):
+    """The run log of these settings, after marking runs left "running" by a dead process as
+    interrupted; an InvalidRequest when the log is off."""
+    from captioner import runlog
+    from captioner.errors import InvalidRequest
+
+    if settings.db_path is None:
+        raise InvalidRequest("실행 기록이 꺼져 있습니다.", "The run log is off.")
+    run_log = runlog.RunLog(settings.db_path)
+    runlog.recover_interrupted(run_log)
+    return run_log
 
 
 # --- shared options -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from captioner import prompts
-from captioner.cli import common
+from captioner.cli import common, terminal
 from captioner.errors import CaptionerError
 
 
@@ -154,11 +154,12 @@ def recorded(events: Iterable[Any], request: Any, settings, source: str) -> Iter
     if settings.db_path is None:
         return iter(events)
     try:
-        run_log = runlog.RunLog(settings.db_path)
+        run_log = common.open_log(settings)
     except CaptionerError as exc:
         print(f"경고: {exc.ko}\nwarning: {exc.en} (run not recorded)", file=sys.stderr)
         return iter(events)
-    return _closing(runlog.record(events, request, log=run_log, source=source), run_log)
+    recorded_ = runlog.record(events, request, log=run_log, source=source, access=common.access())
+    return _closing(recorded_, run_log)
 
 
 def _closing(events: Iterator[Any], run_log) -> Iterator[Any]:
@@ -229,9 +230,9 @@ def _show(event, args, record: dict, say) -> int | None:
                 decode_retry=clip.retry_reason,
             )
     elif kind == "thinking":
-        print(common.printable(event.text), end="", file=sys.stderr, flush=True)
+        print(_terminal(event.text, sys.stderr), end="", file=sys.stderr, flush=True)
     elif kind == "text":
-        print(common.printable(event.text), end="", flush=True)
+        print(_terminal(event.text, sys.stdout), end="", flush=True)
     elif kind == "done":
         print(flush=True)
         say(event.metrics.line("ko"))
@@ -256,6 +257,13 @@ def _show(event, args, record: dict, say) -> int | None:
             print(json.dumps(record, ensure_ascii=False))
         return common.EXIT_USER if event.user_error else common.EXIT_INTERNAL
     return None
+
+
+def _terminal(text: str, stream) -> str:
+    """Model output on a terminal loses its control characters (each chunk on its own: an
+    escape sequence split over two chunks loses its ESC, so the rest is plain text); a pipe
+    or a file gets the text unchanged."""
+    return terminal.safe(text) if stream.isatty() else text
 
 
 def _rounded(values: dict) -> dict:

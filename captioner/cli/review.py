@@ -8,11 +8,10 @@ Model output is untrusted: what is printed has its terminal control characters r
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 
-from captioner.cli import common
+from captioner.cli import common, terminal
 
 
 def register(sub) -> None:
@@ -56,6 +55,8 @@ def register(sub) -> None:
 
 
 def _filter_args(parser: argparse.ArgumentParser) -> None:
+    from captioner import runlog
+
     parser.add_argument("--model", help="part of the model id")
     parser.add_argument("--preset")
     parser.add_argument("--prompt", help="part of the prompt text")
@@ -66,19 +67,23 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
     rated = parser.add_mutually_exclusive_group()
     rated.add_argument("--rated", dest="rated", action="store_const", const=True)
     rated.add_argument("--unrated", dest="rated", action="store_const", const=False)
-    parser.add_argument("--source", choices=("web", "cli", "batch"))
-    parser.add_argument("--status", choices=("running", "done", "stopped", "error"))
+    parser.add_argument("--source", choices=runlog.SOURCES)
+    parser.add_argument("--status", choices=runlog.STATUSES)
     common.add_db_argument(parser)
 
 
 def _open_log(args):
-    from captioner import runlog
-    from captioner.errors import InvalidRequest
+    return common.open_log(common.settings(args))
 
-    settings = common.settings(args)
-    if settings.db_path is None:
-        raise InvalidRequest("실행 기록이 꺼져 있습니다.", "The run log is off.")
-    return runlog.RunLog(settings.db_path)
+
+def _print(text: str) -> None:
+    """Model output and file names, with terminal controls removed when stdout is a terminal
+    (a pipe or a file gets the stored text unchanged)."""
+    print(terminal.safe(text) if sys.stdout.isatty() else text)
+
+
+def _print_json(value, **kwargs) -> None:
+    print(terminal.json_line(json.dumps(value, ensure_ascii=False, default=str, **kwargs)))
 
 
 def _filters(args) -> dict:
@@ -88,7 +93,7 @@ def _filters(args) -> dict:
 
 
 def _excerpt(text: str | None, width: int) -> str:
-    text = " ".join(common.printable(text).split())
+    text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -96,17 +101,19 @@ def _list(args) -> int:
     from captioner import batch
 
     with _open_log(args) as run_log:
-        runs = run_log.query(**_filters(args), limit=args.limit, offset=args.offset)
+        runs = run_log.query(
+            access=common.access(), **_filters(args), limit=args.limit, offset=args.offset
+        )
     if args.json:
         for run in runs:
-            print(json.dumps(run.to_dict(), ensure_ascii=False, default=str))
+            _print_json(run.to_dict())
         return common.EXIT_OK
     if not runs:
         print("기록된 실행이 없습니다 / no runs match", file=sys.stderr)
         return common.EXIT_OK
     for run in runs:
         rating = f"★{run.rating_avg:.1f}({run.rating_count})" if run.ratings else "-"
-        print(
+        _print(
             f"#{run.id:<5} {run.created_at[:19]} {run.status:<7} {run.source:<5} "
             f"{_excerpt(batch.model_label(run.model), 24):<24} {run.preset or 'prompt':<8} "
             f"{_excerpt(run.video_name or '-', 24):<24} {rating:<9} {_excerpt(run.answer, 50)}"
@@ -116,9 +123,9 @@ def _list(args) -> int:
 
 def _show(args) -> int:
     with _open_log(args) as run_log:
-        run = run_log.get(args.run_id)
+        run = run_log.get(args.run_id, access=common.access())
     if args.json:
-        print(json.dumps(run.to_dict(), ensure_ascii=False, default=str, indent=2))
+        _print_json(run.to_dict(), indent=2)
         return common.EXIT_OK
     rows = [
         ("run", f"#{run.id} · {run.status} · {run.source} · {run.created_at}"),
@@ -134,27 +141,22 @@ def _show(args) -> int:
     for rating in run.ratings:
         rows.append(("rating", f"{rating.score} {rating.reviewer} {rating.tags} {rating.note}"))
     for key, value in rows:
-        print(f"{key:<8}: {common.printable(str(value))}")
-    print(f"\n{common.printable(run.answer)}")
+        _print(f"{key:<8}: {value}")
+    _print(f"\n{run.answer}")
     return common.EXIT_OK
 
 
 def _reviewer(args) -> str:
     if args.reviewer is not None:
         return args.reviewer
-    name = common.settings(args).reviewer
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name on some containers
-        return ""
+    return common.settings(args).reviewer or common.user()
 
 
 def _rate(args) -> int:
+    rater = common.access(_reviewer(args))
     with _open_log(args) as run_log:
-        run_log.rate(args.run_id, args.score, args.tag, args.note, _reviewer(args))
-        ratings = run_log.ratings(args.run_id)
+        run_log.rate(args.run_id, args.score, args.tag, args.note, access=rater)
+        ratings = run_log.ratings(args.run_id, access=rater)
     average = sum(r.score for r in ratings) / len(ratings)
     print(
         f"#{args.run_id}: {args.score}점 저장 / rating saved "
@@ -168,7 +170,9 @@ def _export(args) -> int:
     from captioner import runlog
 
     with _open_log(args) as run_log:
-        runs = run_log.query(**_filters(args), limit=args.limit, newest_first=False)
+        runs = run_log.query(
+            access=common.access(), **_filters(args), limit=args.limit, newest_first=False
+        )
     path = runlog.export(runs, args.format, args.out)
     print(f"{len(runs)}개 실행 내보냄 / exported {len(runs)} runs → {path}", file=sys.stderr)
     return common.EXIT_OK

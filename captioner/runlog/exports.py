@@ -1,9 +1,14 @@
 """Exports of recorded runs: CSV (for spreadsheets), JSONL (every field, as ``review list
---json`` prints it) and a self-contained HTML report.
+--json`` prints it), a self-contained HTML report, and ``dataset``: JSON Lines that Hugging
+Face ``datasets`` loads as is (the format is documented in dataset.py).
 
 Model output is untrusted: the HTML report escapes every value and has a CSP that allows no
 script at all; CSV cells that a spreadsheet would run as a formula are neutralised. The
 report's style is ``report.css`` next to this file, read when a report is written.
+
+A file is written whole or not at all: the text is built first, written to a hidden
+temporary file next to the target and renamed over it; a failure removes the temporary
+file, so no ``.part`` file is ever left behind.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ import html
 import io
 import json
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from captioner import __version__
 from captioner.errors import InvalidRequest
+from captioner.runlog.dataset import to_dataset_jsonl
 from captioner.runlog.records import Run
 from captioner.runlog.times import utc_now
 
-EXPORT_FORMATS = ("csv", "jsonl", "html")
+EXPORT_FORMATS = ("csv", "jsonl", "html", "dataset")
+SUFFIXES = {"csv": ".csv", "jsonl": ".jsonl", "html": ".html", "dataset": ".dataset.jsonl"}
 CSS_PATH = Path(__file__).with_name("report.css")
 
 
@@ -248,33 +256,65 @@ def to_html(runs: Sequence[Run], title: str = "캡션 리뷰 보고서 · Captio
     )
 
 
-def export(
-    runs: Iterable[Run], format: str, out_path: str | os.PathLike[str], *, title: str | None = None
-) -> Path:
-    """Write ``runs`` as csv (UTF-8 with BOM, so spreadsheet apps read Korean), jsonl or html."""
+def file_name(stem: str, format: str) -> str:
+    """``stem`` with the format's suffix, e.g. ``captioner-runs.dataset.jsonl``."""
+    return stem + SUFFIXES[_format(format)]
+
+
+def _format(format: str) -> str:
     fmt = (format or "").lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
         raise InvalidRequest(
             f"알 수 없는 내보내기 형식 '{format}' (가능: {', '.join(EXPORT_FORMATS)})",
             f"Unknown export format '{format}' (choose from {', '.join(EXPORT_FORMATS)})",
         )
+    return fmt
+
+
+def export(
+    runs: Iterable[Run], format: str, out_path: str | os.PathLike[str], *, title: str | None = None
+) -> Path:
+    """Write ``runs`` as csv (UTF-8 with BOM, so spreadsheet apps read Korean), jsonl, html
+    or dataset; returns the file. InvalidRequest (Korean and English) when it cannot."""
+    fmt = _format(format)
     runs = list(runs)
     if fmt == "csv":
         text, encoding = to_csv(runs), "utf-8-sig"
     elif fmt == "jsonl":
         text, encoding = to_jsonl(runs), "utf-8"
+    elif fmt == "dataset":
+        text, encoding = to_dataset_jsonl(runs), "utf-8"
     else:
         text, encoding = (to_html(runs, title) if title else to_html(runs)), "utf-8"
     out = Path(out_path)
+    write_whole(out, text, encoding)
+    return out
+
+
+def write_whole(out: Path, text: str, encoding: str = "utf-8") -> None:
+    """``text`` into ``out`` all at once, or not at all (no partial file is ever left)."""
+    if out.is_dir():
+        raise InvalidRequest(
+            f"내보낼 경로가 폴더입니다: {out.name}. 파일 이름까지 적어 주세요.",
+            f"The export path is a folder: {out.name}. Give a file name.",
+        )
+    partial: str | None = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".part")
-        partial.write_text(text, encoding=encoding, newline="")
-        partial.replace(out)
+        fd, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+            handle.write(text)
+        os.replace(partial, out)
+        partial = None
     except OSError as exc:
         raise InvalidRequest(
             f"내보내기 파일을 쓸 수 없습니다: {out.name}",
             f"Cannot write the export file: {out.name}",
             detail=f"{type(exc).__name__}: {exc}",
         ) from None
-    return out
+    finally:
+        if partial is not None:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass

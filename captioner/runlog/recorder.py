@@ -4,6 +4,9 @@ It passes every event through unchanged and records the run as it goes. Partial 
 written at most every ``progress_interval_s`` (a clock is injected, so tests need not wait),
 so a crash or a closed tab loses nothing already produced. The log can never break
 captioning: a failing database is reported once on the logger and the events keep flowing.
+The one exception is a request the log cannot store because the request itself is out of
+range (a seed of 2**64): that is the user's input, refused with an ``Error`` event before the
+engine starts, as the engine refuses other bad input.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from captioner.errors import InvalidRequest
+from captioner.runlog.access import Access, check
 from captioner.runlog.store import RunLog
 
 log = logging.getLogger(__name__)
@@ -30,10 +35,12 @@ class _Guard:
         try:
             return call(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the log must never break captioning
-            if not self.warned:
-                self.warned = True
-                log.warning("run log: %s: %s", type(exc).__name__, exc)
-            return None
+            return self.failed(exc)
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.warned:
+            self.warned = True
+            log.warning("run log: %s: %s", type(exc).__name__, exc)
 
 
 class _Throttle:
@@ -58,6 +65,8 @@ def record(
     *,
     log: RunLog | None,
     source: str,
+    access: Access,
+    video_name: str | None = None,
     on_start: Callable[[int], None] | None = None,
     progress_interval_s: float = PROGRESS_INTERVAL_S,
     clock: Callable[[], float] = time.monotonic,
@@ -68,7 +77,12 @@ def record(
     saves partial output on ``Text``/``Thinking`` (throttled), and is finished by ``Done`` /
     ``Error`` before that event is handed on. A consumer that stops early (``close()``, a
     closed tab) leaves a "stopped" run with the partial output; an exception leaves an "error"
-    run (``KeyboardInterrupt``: "stopped") and is re-raised. ``on_start`` gets the run id."""
+    run (``KeyboardInterrupt``: "stopped") and is re-raised. ``on_start`` gets the run id.
+
+    ``access`` owns the run. ``video_name`` is the name to list the video under (the file name
+    the user uploaded, when the engine reads a copy); it is stored once the engine decoded the
+    file as a video, so a refused upload is never listed as one."""
+    check(access)
     iterator = iter(events)
     if log is None:
         yield from iterator
@@ -81,7 +95,13 @@ def record(
     def partial() -> dict:
         return {"answer": "".join(answer), "thinking": "".join(thinking)}
 
-    run_id: int | None = guard(log.start, request, source)  # at the consumer's first next()
+    try:  # at the consumer's first next()
+        run_id: int | None = log.start(request, source, access=access)
+    except InvalidRequest as exc:
+        yield from _refused(iterator, exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - the log must never break captioning
+        run_id = guard.failed(exc)
     finished = run_id is None  # the log failed: just pass the events on
     if run_id is not None and on_start is not None:
         on_start(run_id)
@@ -90,7 +110,14 @@ def record(
             kind = getattr(event, "kind", None)
             if run_id is not None and not finished:
                 if kind == "prepared":
-                    guard(log.prepared, run_id, event.selection, event.clip, event.backend)
+                    guard(
+                        log.prepared,
+                        run_id,
+                        event.selection,
+                        event.clip,
+                        event.backend,
+                        video_name=video_name,
+                    )
                 elif kind in ("text", "thinking"):
                     (answer if kind == "text" else thinking).append(event.text)
                     if throttle.due():  # join only when it will be written
@@ -119,3 +146,13 @@ def record(
         raise
     if run_id is not None and not finished:
         guard(log.finish, run_id, **partial())  # ended without Done or Error: "incomplete"
+
+
+def _refused(iterator: Iterator[Any], exc: InvalidRequest) -> Iterator[Any]:
+    """The engine's events for a request it never started: one Error, as for bad input."""
+    from captioner.generation import Error
+
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        close()
+    yield Error(exc, user_error=True)

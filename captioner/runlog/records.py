@@ -31,7 +31,7 @@ class Run:
     source: str
     status: str
     video_sha256: str | None
-    video_name: str | None
+    video_name: str | None  # the file name the user gave; set once the file decoded as a video
     video_duration_s: float | None
     video_width: int | None
     video_height: int | None
@@ -66,6 +66,8 @@ class Run:
     app_version: str | None
     request: dict | None
     config_key: str | None
+    owner: str | None  # who recorded it (see access.py); None for runs from schema v2
+    video_pruned_at: str | None  # when the library's copy was removed to stay in budget
     ratings: tuple[Rating, ...] = ()
 
     @property

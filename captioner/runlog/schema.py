@@ -23,6 +23,31 @@ def _v2_data(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE runs SET updated_at = COALESCE(finished_at, created_at)")
 
 
+# Error codes meaning "this file was not accepted as a video" (captioner/errors.py).
+_VIDEO_REFUSED = (
+    "video",
+    "video_not_found",
+    "video_empty",
+    "not_a_video",
+    "no_video_stream",
+    "video_corrupt",
+    "video_too_long",
+    "video_too_large",
+    "decode_timeout",
+)
+
+
+def _v3_not_videos(conn: sqlite3.Connection) -> None:
+    # v2 named the file at the start of every run, so a refused upload (a .md, random bytes)
+    # was listed as a video; v3 names it only once it was decoded
+    marks = ", ".join("?" for _ in _VIDEO_REFUSED)
+    conn.execute(
+        "UPDATE runs SET video_name = NULL WHERE video_duration_s IS NULL"
+        f" AND status = 'error' AND error_code IN ({marks})",
+        _VIDEO_REFUSED,
+    )
+
+
 Migration = str | Callable[[sqlite3.Connection], None]
 
 # MIGRATIONS[i] takes a database from user_version i to i + 1. Append, never edit.
@@ -93,6 +118,17 @@ MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
         "CREATE INDEX runs_model ON runs (model)",
         "CREATE INDEX runs_config ON runs (config_key, status)",
         "CREATE INDEX ratings_run ON ratings (run_id)",
+    ),
+    # v3: owners (access model), the process running a run (startup recovery), pruned videos
+    (
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN process_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN process_host TEXT",
+        "ALTER TABLE runs ADD COLUMN process_started REAL",
+        "ALTER TABLE runs ADD COLUMN video_pruned_at TEXT",
+        _v3_not_videos,
+        "CREATE INDEX runs_owner ON runs (owner, id)",
+        "CREATE INDEX runs_status ON runs (status)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

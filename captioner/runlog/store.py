@@ -9,8 +9,15 @@ Why it is shaped like this:
 - sqlite3 connections are not thread-safe, and Gradio serves requests from a thread pool:
   each thread (and each process after a fork) gets its own connection.
 - SQL is always parameterised; column names in built statements come from our own tuples.
-- The path is given by the caller (``RunLog(path)``); where it lives by default is decided in
-  :mod:`captioner.runlog.paths`.
+- The path is given by the caller (``RunLog(path)``); where it lives by default is decided by
+  the settings (``captioner/settings.py``). ``shared_log(path)`` gives the page one log per
+  path for the whole process.
+- Every read and write a page can reach takes an ``access`` (:mod:`captioner.runlog.access`),
+  a required keyword: the scope is applied here, in SQL, once. The recorder's own writes
+  (``prepared``, ``progress``, ``finish``) address the run it created; maintenance
+  (recovery, library pruning) is not reachable from a page and sees everything.
+- Integers are checked at this boundary: SQLite stores 64-bit integers, and a bigger run id
+  or seed is a bilingual InvalidRequest, not an OverflowError deep in sqlite3.
 """
 
 from __future__ import annotations
@@ -32,21 +39,52 @@ from typing import Any
 from captioner import __version__
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.runlog import provenance
+from captioner.runlog.access import Access, check
 from captioner.runlog.errors import RunLogError, RunNotFound
 from captioner.runlog.records import JSON_COLUMNS, RUN_COLUMNS, Rating, Run
+from captioner.runlog.recovery import ProcessId
 from captioner.runlog.schema import migrate
+from captioner.runlog.summary import RatingSummary, summarize
 from captioner.runlog.times import is_date, parse_time, utc_now
 
-log = logging.getLogger(__name__)
-
 SOURCES = ("web", "cli", "batch")
-STATUSES = ("running", "done", "stopped", "error")
+STATUSES = ("running", "done", "stopped", "error", "interrupted")
+SUMMARY_GROUPS = ("model", "preset")  # what summary() can group by (column names)
 BUSY_TIMEOUT_MS = 30_000
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what an SQLite INTEGER holds
+
+log = logging.getLogger(__name__)
 
 
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def check_int(name: str, value: Any) -> None:
+    """An integer SQLite cannot hold is the user's input (a seed, an id), not our bug."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidRequest(
+                f"{name} 값 {_short(value)} 이(가) 범위를 벗어났습니다 "
+                f"({INT64_MIN} ~ {INT64_MAX}).",
+                f"{name} {_short(value)} is out of range ({INT64_MIN} to {INT64_MAX}).",
+            )
+
+
+def check_run_id(run_id: Any) -> int:
+    if isinstance(run_id, bool) or not isinstance(run_id, int):
+        raise InvalidRequest(
+            f"실행 ID는 정수여야 합니다 (받은 값: {_short(run_id)}).",
+            f"A run id must be an integer (got {_short(run_id)}).",
+        )
+    check_int("run id", run_id)
+    return run_id
 
 
 class RunLog:
@@ -141,8 +179,11 @@ class RunLog:
                 raise RunNotFound(run_id)
 
     # --- writing runs (the recorder's calls) ----------------------------------------------
-    def start(self, request: Any, source: str) -> int:
-        """Record a new run as "running"; returns its id."""
+    def start(self, request: Any, source: str, *, access: Access) -> int:
+        """Record a new run as "running", owned by ``access.owner``; returns its id.
+
+        The video is not named yet: :meth:`prepared` names it once it decoded as a video."""
+        check(access)
         if source not in SOURCES:
             raise InvalidRequest(
                 f"알 수 없는 실행 출처 '{source}' (가능: {', '.join(SOURCES)})",
@@ -153,14 +194,18 @@ class RunLog:
         values = provenance.stored_request(request)
         options = values.get("options") if isinstance(values.get("options"), dict) else None
         prompt, preset = provenance.prompt_and_preset(request)
+        process = ProcessId.current()
         now = utc_now()
         row = {
             "created_at": now,
             "updated_at": now,
             "source": source,
             "status": "running",
+            "owner": access.owner,
+            "process_pid": process.pid,
+            "process_host": process.host,
+            "process_started": process.started,
             "video_sha256": sha,
-            "video_name": os.path.basename(str(video)) if video is not None else None,
             "fps_requested": getattr(request, "fps", None) if video is not None else None,
             "max_frames": getattr(request, "max_frames", None),
             "model": getattr(request, "model", None),
@@ -177,15 +222,28 @@ class RunLog:
             "request": provenance.to_json(values),
             "config_key": provenance.config_key(request, sha),
         }
+        for name, value in row.items():
+            check_int(name, value)
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._write() as conn:
             cur = conn.execute(f"INSERT INTO runs ({names}) VALUES ({marks})", list(row.values()))
             return int(cur.lastrowid)
 
-    def prepared(self, run_id: int, selection: Any, clip: Any = None, backend: Any = None) -> None:
-        """What the engine selected and where the answer comes from (``engine.Selection``,
-        ``generation.Backend``): model, profile, precision, device, the sampled frames."""
+    def prepared(
+        self,
+        run_id: int,
+        selection: Any,
+        clip: Any = None,
+        backend: Any = None,
+        *,
+        video_name: str | None = None,
+    ) -> None:
+        """What the engine selected (``engine.Selection``) and where the answer comes from
+        (``generation.Backend``): model, profile, precision, device, the sampled frames.
+
+        A clip means the file was accepted as a video: it is named now, as ``video_name`` (the
+        name the user uploaded) or else the decoded file's name."""
         hardware = getattr(selection, "hardware", None)
         values: dict[str, Any] = {
             "model": getattr(selection, "model", None),
@@ -200,7 +258,9 @@ class RunLog:
         if clip is not None:
             info = clip.info
             shape = getattr(clip.frames, "shape", None)
+            decoded = getattr(info, "path", None)
             values.update(
+                video_name=video_name or (os.path.basename(str(decoded)) if decoded else None),
                 video_sha256=info.sha256,
                 video_duration_s=round(float(info.duration_s), 4),
                 video_width=int(info.width),
@@ -275,13 +335,17 @@ class RunLog:
         score: int,
         tags: Iterable[str] = (),
         note: str = "",
-        reviewer: str = "",
+        *,
+        access: Access,
     ) -> int:
-        """Rate a run 1..5. One rating per reviewer and run: rating again replaces it."""
+        """Rate a run 1..5 as ``access.rater``. One rating per reviewer and run: rating again
+        replaces it. A run this access may not see is RunNotFound, like a missing one."""
+        check(access)
+        run_id = check_run_id(run_id)
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
             raise InvalidRequest(
-                f"평점은 1~5 사이의 정수여야 합니다 (받은 값: {score}).",
-                f"The score must be an integer from 1 to 5 (got {score}).",
+                f"평점은 1~5 사이의 정수여야 합니다 (받은 값: {_short(score)}).",
+                f"The score must be an integer from 1 to 5 (got {_short(score)}).",
             )
         if isinstance(tags, str):
             tags = [tags]
@@ -290,10 +354,15 @@ class RunLog:
             tag = str(tag).strip()
             if tag and tag not in clean:
                 clean.append(tag)
-        reviewer = (reviewer or "").strip()
+        reviewer = access.rater.strip()
+        scope, scope_params = access.runs_where()
         now = utc_now()
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            exists = conn.execute(
+                "SELECT 1 FROM runs WHERE runs.id = ?" + (f" AND {scope}" if scope else ""),
+                [run_id, *scope_params],
+            ).fetchone()
+            if exists is None:
                 raise RunNotFound(run_id)
             conn.execute(
                 """INSERT INTO ratings (run_id, score, tags, note, reviewer, created_at, updated_at)
@@ -308,15 +377,17 @@ class RunLog:
             ).fetchone()
             return int(row[0])
 
-    def ratings(self, run_id: int) -> list[Rating]:
-        return list(self.get(run_id).ratings)
+    def ratings(self, run_id: int, *, access: Access) -> list[Rating]:
+        return list(self.get(run_id, access=access).ratings)
 
-    def _ratings_for(self, run_ids: Sequence[int]) -> dict[int, list[Rating]]:
+    def _ratings_for(self, run_ids: Sequence[int], access: Access) -> dict[int, list[Rating]]:
         found: dict[int, list[Rating]] = {}
+        scope, scope_params = access.ratings_where()
         rows = self._conn().execute(
             "SELECT * FROM ratings WHERE run_id IN (SELECT value FROM json_each(?))"
-            " ORDER BY created_at, id",
-            (json.dumps(list(run_ids)),),
+            + (f" AND {scope}" if scope else "")
+            + " ORDER BY created_at, id",
+            [json.dumps(list(run_ids)), *scope_params],
         )
         for row in rows:
             found.setdefault(row["run_id"], []).append(
@@ -334,10 +405,27 @@ class RunLog:
         return found
 
     # --- reading runs -----------------------------------------------------------------------
-    def _runs(self, where: str, params: Sequence[Any], tail: str = "") -> list[Run]:
-        columns = ", ".join(RUN_COLUMNS)
-        rows = self._conn().execute(f"SELECT {columns} FROM runs {where} {tail}", params).fetchall()
-        ratings = self._ratings_for([row["id"] for row in rows])
+    def _runs(
+        self,
+        where: list[str],
+        params: Sequence[Any],
+        access: Access,
+        tail: str = "",
+        tail_params: Sequence[Any] = (),
+    ) -> list[Run]:
+        scope, scope_params = access.runs_where()
+        where = [*where, scope] if scope else list(where)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        columns = ", ".join(f"runs.{name}" for name in RUN_COLUMNS)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT {columns} FROM runs {clause} {tail}",
+                [*params, *scope_params, *tail_params],
+            )
+            .fetchall()
+        )
+        ratings = self._ratings_for([row["id"] for row in rows], access)
         runs = []
         for row in rows:
             values = {name: row[name] for name in RUN_COLUMNS}
@@ -349,14 +437,18 @@ class RunLog:
             runs.append(Run(**values, ratings=tuple(ratings.get(row["id"], ()))))
         return runs
 
-    def get(self, run_id: int) -> Run:
-        runs = self._runs("WHERE id = ?", (run_id,))
+    def get(self, run_id: int, *, access: Access) -> Run:
+        """One run; RunNotFound when it does not exist *or* this access may not see it."""
+        check(access)
+        run_id = check_run_id(run_id)
+        runs = self._runs(["runs.id = ?"], [run_id], access)
         if not runs:
             raise RunNotFound(run_id)
         return runs[0]
 
-    def query(
+    def _filters(
         self,
+        access: Access,
         model: str | None = None,
         prompt: str | None = None,
         preset: str | None = None,
@@ -368,68 +460,165 @@ class RunLog:
         source: str | None = None,
         status: str | None = None,
         run_ids: Iterable[int] | None = None,
-        limit: int | None = 200,
-        offset: int = 0,
-        newest_first: bool = True,
-    ) -> list[Run]:
-        """Runs matching every filter given. Text filters (model, prompt, video name) match a
-        part, case-insensitively; ``video`` also matches a sha256 prefix. ``min_rating`` is
-        on the average over reviewers; ``until`` with a bare date includes that day."""
+    ) -> tuple[list[str], list[Any]]:
+        """The conditions on ``runs`` for the table's filters (see :meth:`query`)."""
         where: list[str] = []
         params: list[Any] = []
         if model:
-            where.append("model LIKE ? ESCAPE '\\'")
+            where.append("runs.model LIKE ? ESCAPE '\\'")
             params.append(_like(model))
         if prompt:
-            where.append("prompt LIKE ? ESCAPE '\\'")
+            where.append("runs.prompt LIKE ? ESCAPE '\\'")
             params.append(_like(prompt))
         if preset:
-            where.append("preset = ?")
+            where.append("runs.preset = ?")
             params.append(preset)
         if video:
             if re.fullmatch(r"[0-9a-fA-F]{6,64}", video):
-                where.append("(video_name LIKE ? ESCAPE '\\' OR video_sha256 LIKE ?)")
+                where.append("(runs.video_name LIKE ? ESCAPE '\\' OR runs.video_sha256 LIKE ?)")
                 params += [_like(video), video.lower() + "%"]
             else:
-                where.append("video_name LIKE ? ESCAPE '\\'")
+                where.append("runs.video_name LIKE ? ESCAPE '\\'")
                 params.append(_like(video))
         if since:
-            where.append("created_at >= ?")
+            where.append("runs.created_at >= ?")
             params.append(parse_time(since))
         if until:
-            where.append("created_at < ?" if is_date(until) else "created_at <= ?")
+            where.append("runs.created_at < ?" if is_date(until) else "runs.created_at <= ?")
             params.append(parse_time(until, end_of_day=True))
+        # ratings filters count only the ratings this access sees
+        rating_scope, rating_params = access.ratings_where("r")
+        rating_clause = "r.run_id = runs.id" + (f" AND {rating_scope}" if rating_scope else "")
         if min_rating is not None:
-            where.append("(SELECT AVG(score) FROM ratings WHERE run_id = runs.id) >= ?")
-            params.append(float(min_rating))
+            where.append(f"(SELECT AVG(r.score) FROM ratings r WHERE {rating_clause}) >= ?")
+            params += [*rating_params, float(min_rating)]
         if rated is not None:
             where.append(
-                ("" if rated else "NOT ") + "EXISTS (SELECT 1 FROM ratings WHERE run_id = runs.id)"
+                ("" if rated else "NOT ")
+                + f"EXISTS (SELECT 1 FROM ratings r WHERE {rating_clause})"
             )
+            params += rating_params
         if source:
-            where.append("source = ?")
+            where.append("runs.source = ?")
             params.append(source)
         if status:
-            where.append("status = ?")
+            where.append("runs.status = ?")
             params.append(status)
         if run_ids is not None:
-            ids = [int(i) for i in run_ids]
-            if not ids:
-                return []
+            ids = [check_run_id(int(i)) for i in run_ids]
             # one JSON parameter instead of one per id: no limit on how many
-            where.append("id IN (SELECT value FROM json_each(?))")
+            where.append("runs.id IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(ids))
-        clause = ("WHERE " + " AND ".join(where)) if where else ""
-        order = "DESC" if newest_first else "ASC"
-        tail = f"ORDER BY id {order} LIMIT ? OFFSET ?"
-        return self._runs(clause, [*params, -1 if limit is None else int(limit), int(offset)], tail)
+        return where, params
 
-    def find_done(self, key: str) -> Run | None:
+    def query(
+        self,
+        *,
+        access: Access,
+        limit: int | None = 200,
+        offset: int = 0,
+        newest_first: bool = True,
+        **filters: Any,
+    ) -> list[Run]:
+        """Runs this access may see that match every filter given: ``model``, ``prompt``,
+        ``preset``, ``video``, ``since``, ``until``, ``min_rating``, ``rated``, ``source``,
+        ``status``, ``run_ids``. Text filters (model, prompt, video name) match a part,
+        case-insensitively; ``video`` also matches a sha256 prefix. ``min_rating`` is on the
+        average over reviewers; ``until`` with a bare date includes that day."""
+        check(access)
+        for name, value in (("limit", limit), ("offset", offset)):
+            check_int(name, value)
+        where, params = self._filters(access, **filters)
+        order = "DESC" if newest_first else "ASC"
+        tail = f"ORDER BY runs.id {order} LIMIT ? OFFSET ?"
+        limit_value = -1 if limit is None else int(limit)
+        return self._runs(where, params, access, tail, [limit_value, int(offset)])
+
+    def find_done(self, key: str, *, access: Access) -> Run | None:
         """The latest finished ("done") run with this configuration key, if any."""
+        check(access)
         runs = self._runs(
-            "WHERE config_key = ? AND status = 'done'", (key,), "ORDER BY id DESC LIMIT 1"
+            ["runs.config_key = ?", "runs.status = 'done'"],
+            [key],
+            access,
+            "ORDER BY runs.id DESC LIMIT 1",
         )
         return runs[0] if runs else None
+
+    def summary(self, *, access: Access, by: str = "model", **filters: Any) -> list[RatingSummary]:
+        """Mean rating per model (``by="model"``) or per preset (``by="preset"``; free-text
+        prompts are the group None), with counts and a 95% interval (see summary.py), over
+        the runs and ratings this access sees, filtered like :meth:`query`."""
+        check(access)
+        if by not in SUMMARY_GROUPS:
+            raise InvalidRequest(
+                f"알 수 없는 묶음 기준 '{by}' (가능: {', '.join(SUMMARY_GROUPS)})",
+                f"Unknown grouping '{by}' (choose from {', '.join(SUMMARY_GROUPS)})",
+            )
+        where, params = self._filters(access, **filters)
+        scope, scope_params = access.runs_where()
+        rating_scope, rating_params = access.ratings_where()
+        where += [c for c in (scope, rating_scope) if c]
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self._conn().execute(
+            f"SELECT runs.{by}, runs.id, ratings.score FROM runs"
+            f" JOIN ratings ON ratings.run_id = runs.id {clause}",
+            [*params, *scope_params, *rating_params],
+        )
+        return summarize((row[0], row[1], row[2]) for row in rows)
+
+    # --- maintenance: startup recovery and the video library (never from a page) -----------
+    def running_processes(self) -> list[tuple[int, ProcessId | None, str | None]]:
+        """``(run id, the process running it or None if unknown, updated_at)`` of every run
+        still marked "running"."""
+        rows = self._conn().execute(
+            "SELECT id, process_pid, process_host, process_started, updated_at FROM runs"
+            " WHERE status = 'running'"
+        )
+        found = []
+        for row in rows:
+            process = None
+            if row["process_pid"] is not None and row["process_host"] is not None:
+                process = ProcessId(
+                    row["process_pid"], row["process_host"], row["process_started"] or 0.0
+                )
+            found.append((row["id"], process, row["updated_at"]))
+        return found
+
+    def mark_interrupted(self, run_ids: Iterable[int]) -> int:
+        """Close these runs as "interrupted" (if they are still running); returns how many."""
+        now = utc_now()
+        with self._write() as conn:
+            cur = conn.execute(
+                """UPDATE runs SET status = 'interrupted', finished_at = ?, updated_at = ?,
+                     error_code = 'interrupted',
+                     error_ko = '실행하던 프로세스가 끝나 실행이 중단되었습니다.',
+                     error_en = 'The process running this ended before it finished.'
+                   WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))""",
+                (now, now, json.dumps([int(i) for i in run_ids])),
+            )
+            return cur.rowcount
+
+    def videos_with_ratings(self, sha256s: Iterable[str]) -> set[str]:
+        """Which of these videos have at least one rated run."""
+        rows = self._conn().execute(
+            """SELECT DISTINCT runs.video_sha256 FROM runs JOIN ratings ON ratings.run_id = runs.id
+               WHERE runs.video_sha256 IN (SELECT value FROM json_each(?))""",
+            (json.dumps(list(sha256s)),),
+        )
+        return {row[0] for row in rows}
+
+    def videos_pruned(self, sha256s: Iterable[str]) -> int:
+        """Record that the library's copies of these videos were removed; their runs keep
+        their metadata and text. Returns how many runs were marked."""
+        now = utc_now()
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET video_pruned_at = ?, updated_at = ?"
+                " WHERE video_sha256 IN (SELECT value FROM json_each(?))",
+                (now, now, json.dumps(list(sha256s))),
+            )
+            return cur.rowcount
 
 
 @functools.cache

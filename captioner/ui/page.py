@@ -11,13 +11,14 @@ fills in itself (``gr.Request``, ``gr.SelectData``) by their annotations, which 
 objects, and ``gr`` is imported inside ``build``.
 """
 
+import os
 import time
 from typing import Any
 
 from captioner import prompts, runlog
 from captioner.errors import CaptionerError
 from captioner.settings import Settings
-from captioner.ui import caption, form, texts
+from captioner.ui import access, caption, form, texts
 from captioner.ui import review as review_tab
 from captioner.ui.texts import t
 
@@ -170,6 +171,23 @@ def _session(request) -> str:
     return getattr(request, "session_hash", None) or "api"
 
 
+def _oauth(settings: Settings, request) -> tuple:
+    """(profile, membership check) from a Space's OAuth login, kept in the request's session
+    by gradio; nothing where no review organisation is configured."""
+    if not settings.review_org:
+        return None, None
+    session = getattr(getattr(request, "request", None), "session", None) or {}
+    info = session.get("oauth_info") if hasattr(session, "get") else None
+    if not info:
+        return None, None
+    profile = info.get("userinfo") or {}
+
+    class Profile:
+        username = profile.get("preferred_username")
+
+    return Profile(), lambda _: access.org_member(settings, info.get("access_token"))
+
+
 def _caption_tab(gr, labels, settings, lang, profile0, model0, defaults, mb, minutes):
     """The caption tab's components: (inputs by form field name, outputs by name)."""
     L = labels.add
@@ -292,16 +310,15 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
                 lang = texts.lang_of(values.get("language"))
                 yield caption.error_markdown(exc, lang), "", "", "", run
                 return
-            filled.video = review_tab.keep_video(settings, filled.video)
-            run = {"preset": filled.preset, "video": filled.video, "prompt": filled.prompt,
-                   "video_name": values.get("video")}  # fmt: skip
+            run = {"preset": filled.preset, "video": filled.video, "prompt": filled.prompt}
+            who = access.for_request(settings, request, *_oauth(settings, request))
+            name = os.path.basename(filled.video) if filled.video else None  # as uploaded
 
             def recorder(events, req):
-                return runlog.record(events, req, log=run_log, source="web")
+                return review_tab.recorded(events, req, settings, run_log, who, video_name=name)
 
             report = lambda fraction, message: progress(fraction, desc=message)  # noqa: E731
-            for state in caption.stream(filled, settings, stop, report,
-                                        recorder if run_log is not None else None):  # fmt: skip
+            for state in caption.stream(filled, settings, stop, report, recorder):
                 event = state.event
                 if getattr(event, "kind", None) == "prepared" and event.clip is not None:
                     run["duration"] = event.clip.info.duration_s
@@ -378,8 +395,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
                           label="score")  # fmt: skip
                 tags = L(gr.Textbox(label=t("tags", lang)), label="tags")
                 note = L(gr.Textbox(label=t("note", lang), lines=2), label="note")
-                reviewer = L(gr.Textbox(label=t("reviewer", lang), elem_id="reviewer"),
-                             label="reviewer")  # fmt: skip
+                reviewer = gr.Markdown(elem_id="reviewer")  # who rates: the login, not a text box
                 rate_btn = L(gr.Button(t("save_rating", lang), variant="primary", elem_id="rate"),
                              value="save_rating")  # fmt: skip
                 with gr.Row():
@@ -436,13 +452,18 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
             raise CaptionerError(t("log_off", "ko"), t("log_off", "en"))
         return log
 
+    def who(request) -> runlog.Access:
+        return access.for_request(settings, request, *_oauth(settings, request))
+
     def problem(exc: CaptionerError, language_value) -> str:
         return caption.error_markdown(exc, texts.lang_of(language_value))
 
-    def list_runs(model, preset, video_name, since, min_rating, language_value):
+    def list_runs(model, preset, video_name, since, min_rating, language_value,
+                  request: gr.Request):  # fmt: skip
         lang_ = texts.lang_of(language_value)
         try:
-            runs = review_tab.query(run_log(), model, preset, video_name, since, min_rating)
+            runs = review_tab.query(run_log(), who(request), model, preset, video_name, since,
+                                    min_rating)  # fmt: skip
         except CaptionerError as exc:
             return gr.update(), problem(exc, language_value)
         return review_tab.table(runs, lang_), t("runs_found", lang_, n=len(runs))
@@ -450,44 +471,44 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
     def pick_row(frame, evt: gr.SelectData):
         return int(frame.iloc[evt.index[0], 0])
 
-    def open_run(run_value, language_value):
+    def open_run(run_value, language_value, request: gr.Request):
         try:
-            path, detail = review_tab.open_run(run_log(), settings, run_value,
+            path, detail = review_tab.open_run(run_log(), settings, who(request), run_value,
                                                texts.lang_of(language_value))  # fmt: skip
         except CaptionerError as exc:
             return None, "", problem(exc, language_value)
-        except (TypeError, ValueError):
-            return None, "", "⚠️"
         return path, detail, ""
 
-    def save_rating(run_value, score_value, tags_value, note_value, reviewer_value,
-                    language_value, *filter_values):  # fmt: skip
+    # gradio fills in gr.Request only as a positional parameter: it comes before *values
+    def save_rating(run_value, score_value, tags_value, note_value, language_value,
+                    request: gr.Request, *filter_values):  # fmt: skip
         lang_ = texts.lang_of(language_value)
         try:
-            done = review_tab.rate(run_log(), run_value, score_value, tags_value, note_value,
-                                   reviewer_value, lang_)  # fmt: skip
+            done = review_tab.rate(run_log(), who(request), run_value, score_value, tags_value,
+                                   note_value, lang_)  # fmt: skip
+            _, detail = review_tab.open_run(run_log(), settings, who(request), run_value, lang_)
         except CaptionerError as exc:
             return gr.update(), problem(exc, language_value), gr.update()
-        rows, _ = list_runs(*filter_values, language_value)
-        _, detail = review_tab.open_run(run_log(), settings, run_value, lang_)
+        rows, _ = list_runs(*filter_values, language_value, request)
         return rows, done, detail
 
-    def export_runs(fmt, language_value, *filter_values):
+    def export_runs(fmt, language_value, request: gr.Request, *filter_values):
         keys = ("model", "preset", "video", "since", "min_rating")
         try:
-            path = review_tab.export(run_log(), fmt, dict(zip(keys, filter_values, strict=True)))
+            path = review_tab.export(run_log(), who(request), fmt,
+                                     dict(zip(keys, filter_values, strict=True)))  # fmt: skip
         except CaptionerError as exc:
             return None, problem(exc, language_value)
         return str(path), ""
 
-    def run_both(video_value, language_value, blind_value, *values, request: gr.Request):
+    def run_both(video_value, language_value, blind_value, request: gr.Request, *values):
         base_values = dict(zip(_COMPARE_BASE, values[: len(_COMPARE_BASE)], strict=True))
         try:
             base = form.Form.from_values({**base_values, "language": language_value})
         except CaptionerError as exc:
             yield "", "", problem(exc, language_value), (None, None)
             return
-        base.video = review_tab.keep_video(settings, video_value)
+        base.video = video_value
         rest = values[len(_COMPARE_BASE) :]
         a, b = review_tab.Config(*rest[:5]), review_tab.Config(*rest[5:])
         session = _session(request)
@@ -495,39 +516,46 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
         try:
             for state in review_tab.compare_configs(base, a, b, settings, stop,
                                                     runlog.shared_log(settings.db_path),
-                                                    bool(blind_value), int(time.time())):  # fmt: skip
+                                                    bool(blind_value), int(time.time()),
+                                                    who(request)):  # fmt: skip
                 yield state.left, state.right, state.status, state.run_ids
         finally:
             stops.finish(session, stop)
 
-    def load_two(left_value, right_value, blind_value, language_value):
+    def load_two(left_value, right_value, blind_value, language_value, request: gr.Request):
         try:
             left, right, _, ids = review_tab.load_pair(
-                run_log(), settings, left_value, right_value, bool(blind_value),
+                run_log(), settings, who(request), left_value, right_value, bool(blind_value),
                 texts.lang_of(language_value), int(time.time()),
             )  # fmt: skip
         except CaptionerError as exc:
             return gr.update(), gr.update(), problem(exc, language_value), (None, None)
-        except (TypeError, ValueError):
-            return gr.update(), gr.update(), "⚠️", (None, None)
         return left, right, "", ids
 
-    def rate_both(ids, left_value, right_value, reviewer_value, blind_value, language_value):
+    def rate_both(ids, left_value, right_value, blind_value, language_value,
+                  request: gr.Request):  # fmt: skip
         lang_ = texts.lang_of(language_value)
         try:
             for run_value, score_value in zip(ids, (left_value, right_value), strict=True):
-                review_tab.rate(run_log(), run_value, score_value, "", "", reviewer_value, lang_)
+                review_tab.rate(run_log(), who(request), run_value, score_value, "", "", lang_)
+            revealed = review_tab.reveal_if_rated(run_log(), who(request), ids, lang_)
         except CaptionerError as exc:
             return gr.update(), gr.update(), problem(exc, language_value)
-        revealed = review_tab.reveal_if_rated(run_log(), ids, reviewer_value, lang_)
         if revealed is None:
             return gr.update(), gr.update(), ""
         return revealed[0], revealed[1], t("revealed", lang_) if blind_value else "✅"
 
+    def whoami(language_value, request: gr.Request):
+        current = who(request)
+        return t("signed_in", texts.lang_of(language_value), name=current.rater or "-",
+                 scope=t("scope_all" if current.sees_all else "scope_mine",
+                         texts.lang_of(language_value)))  # fmt: skip
+
     refresh.click(list_runs, [*filters, language], [table, message], api_name=False)
+    refresh.click(whoami, [language], [reviewer], api_name=False)
     table.select(pick_row, table, run_id, api_name=False)
     open_btn.click(open_run, [run_id, language], [run_video, run_detail, message], api_name=False)
-    rate_btn.click(save_rating, [run_id, score, tags, note, reviewer, language, *filters],
+    rate_btn.click(save_rating, [run_id, score, tags, note, language, *filters],
                    [table, message, run_detail], api_name="rate")  # fmt: skip
     export_btn.click(export_runs, [export_format, language, *filters], [export_file, message],
                      api_name="export")  # fmt: skip
@@ -537,7 +565,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
                       concurrency_limit=1, concurrency_id="gpu")  # fmt: skip
     load_btn.click(load_two, [left_id, right_id, blind, language],
                    [left_md, right_md, compare_status, pair], api_name=False)  # fmt: skip
-    rate_pair.click(rate_both, [pair, left_score, right_score, reviewer, blind, language],
+    rate_pair.click(rate_both, [pair, left_score, right_score, blind, language],
                     [left_md, right_md, compare_status], api_name=False)  # fmt: skip
 
 

@@ -1,8 +1,10 @@
-"""The review tab's logic, without gradio: the run table, a run's details, ratings, exports,
-and side-by-side or blind comparisons.
+"""The review tab's logic, without gradio: the run table, a run's details, ratings, the
+rating summary, exports, and side-by-side or blind comparisons.
 
-The run log itself (SQLite, exports, the video library, blind pairing) is ``runlog``; this
-module turns it into what the page shows, in the page's language.
+Every function that touches runs takes a ``runlog.Access`` (``ui/access.py`` builds it from
+the request: a visitor's session, or a reviewer's login) and the run log applies its scope,
+so no handler can forget it. The run log itself (SQLite, exports, the video library, blind
+pairing) is ``runlog``; this module turns it into what the page shows, in its language.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ def _filters(model: str, preset: str, video: str, since: str, min_rating) -> dic
     }
 
 
-def query(log: runlog.RunLog, model="", preset="all", video="", since="", min_rating=0, limit=200):
+def query(log: runlog.RunLog, access: runlog.Access, model="", preset="all", video="", since="",
+          min_rating=0, limit=200):  # fmt: skip
     try:
-        return log.query(**_filters(model, preset, video, since, min_rating), limit=limit)
+        filters = _filters(model, preset, video, since, min_rating)
+        return log.query(access=access, **filters, limit=limit)
     except CaptionerError:
         raise
     except ValueError as exc:
@@ -109,34 +113,59 @@ def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
     return "\n\n".join(sections)
 
 
-def open_run(log: runlog.RunLog, settings: Settings, run_id, lang: str) -> tuple[str | None, str]:
-    run = log.get(int(run_id))
+def open_run(log: runlog.RunLog, settings: Settings, access: runlog.Access, run_id,
+             lang: str) -> tuple[str | None, str]:  # fmt: skip
+    run = log.get(_run_id(run_id), access=access)
     return find_video(settings, run), run_markdown(run, lang)
 
 
-def rate(log: runlog.RunLog, run_id, score, tags: str, note: str, reviewer: str, lang: str) -> str:
+def rate(log: runlog.RunLog, access: runlog.Access, run_id, score, tags: str, note: str,
+         lang: str) -> str:  # fmt: skip
+    """Save a rating as ``access.rater`` (the login, or a visitor's session)."""
     if run_id in (None, "") or score in (None, ""):
         raise InvalidRequest(t("pick_run_and_score", "ko"), t("pick_run_and_score", "en"))
     tag_list = [tag.strip() for tag in (tags or "").replace("#", ",").split(",") if tag.strip()]
-    log.rate(int(run_id), int(score), tag_list, note or "", reviewer or "")
+    log.rate(_run_id(run_id), int(score), tag_list, note or "", access=access)
     return t("saved", lang, run=int(run_id), score=int(score))
 
 
-def export(log: runlog.RunLog, fmt: str, filters: dict, out_dir: str | None = None) -> Path:
-    runs = query(log, **filters, limit=None)
+def export(log: runlog.RunLog, access: runlog.Access, fmt: str, filters: dict,
+           out_dir: str | None = None) -> Path:  # fmt: skip
+    runs = query(log, access, **filters, limit=None)
     folder = Path(out_dir or tempfile.mkdtemp(prefix="captioner-export-"))
-    return runlog.export(runs, fmt, folder / f"captioner-runs.{fmt}")
+    return runlog.export(runs, fmt, folder / runlog.file_name("captioner-runs", fmt))
+
+
+def rating_summary(log: runlog.RunLog, access: runlog.Access, by: str = "model",
+                   **filters) -> list[runlog.RatingSummary]:  # fmt: skip
+    """Mean rating per model or preset with counts and a 95% interval, for the chart;
+    ``filters`` as the table's."""
+    clean = _filters(filters.get("model") or "", filters.get("preset", "all"),
+                     filters.get("video") or "", filters.get("since") or "",
+                     filters.get("min_rating", 0))  # fmt: skip
+    try:
+        return log.summary(access=access, by=by, **clean)
+    except CaptionerError:
+        raise
+    except ValueError as exc:
+        raise InvalidRequest(t("bad_filter", "ko"), t("bad_filter", "en")) from exc
+
+
+def _run_id(value) -> int:
+    """A run id from the page (a number box may send a float or text)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(t("pick_run_and_score", "ko"), t("pick_run_and_score", "en")) from None
 
 
 # --- the library of videos (so a reviewer can watch what was captioned) ------------------------
 def library(settings: Settings) -> runlog.Library | None:
-    return runlog.Library(settings.library) if settings.library is not None else None
-
-
-def keep_video(settings: Settings, path: str | None) -> str | None:
-    """A copy of an upload in the review library (uploads expire after an hour)."""
-    kept = library(settings)
-    return kept.keep(path) if kept is not None else path
+    """The review library with the settings' size and age budget; None without a run log."""
+    if settings.library is None:
+        return None
+    return runlog.Library(settings.library, max_bytes=settings.library_max_bytes,
+                          max_age=settings.library_max_age)  # fmt: skip
 
 
 def find_video(settings: Settings, run: runlog.Run) -> str | None:
@@ -179,8 +208,10 @@ def compare_configs(
     log: runlog.RunLog | None,
     blind: bool,
     seed: int,
+    access: runlog.Access,
 ) -> Iterator[CompareState]:
-    """Run configuration A, then B, on the same video; stream both into two panels.
+    """Run configuration A, then B, on the same video; stream both into two panels. Both
+    runs are owned by ``access``; the video enters the library once it decoded.
 
     In blind mode the panels show the outputs in an order fixed by ``seed`` (so the reviewer
     cannot know which side is A) and the configurations stay hidden until both are rated."""
@@ -198,7 +229,7 @@ def compare_configs(
             def remember(run_id):
                 ids[_i] = run_id
 
-            return runlog.record(events, request, log=log, source="web", on_start=remember)
+            return recorded(events, request, settings, log, access, on_start=remember)
 
         for state in caption.stream(config.apply(base), settings, stop,
                                     recorder=recorder if log is not None else None):  # fmt: skip
@@ -208,10 +239,12 @@ def compare_configs(
     yield CompareState(outputs[0], outputs[1], t("status_done", lang), panels, done=True)
 
 
-def load_pair(log: runlog.RunLog, settings: Settings, left_id, right_id, blind: bool, lang: str,
-              seed: int = 0):  # fmt: skip
-    """Two runs of the same video side by side: (left_md, right_md, video, pair ids)."""
-    left, right = log.get(int(left_id)), log.get(int(right_id))
+def load_pair(log: runlog.RunLog, settings: Settings, access: runlog.Access, left_id, right_id,
+              blind: bool, lang: str, seed: int = 0):  # fmt: skip
+    """Two runs of the same video side by side: (left_md, right_md, video, pair ids). A run
+    this access may not see is RunNotFound, as if it did not exist."""
+    left = log.get(_run_id(left_id), access=access)
+    right = log.get(_run_id(right_id), access=access)
     if left.video_sha256 != right.video_sha256:
         raise InvalidRequest(t("different_videos", "ko"), t("different_videos", "en"))
     if blind:
@@ -225,10 +258,23 @@ def load_pair(log: runlog.RunLog, settings: Settings, left_id, right_id, blind: 
 
 
 def reveal_if_rated(
-    log: runlog.RunLog, ids: tuple[int, int], reviewer: str, lang: str
+    log: runlog.RunLog, access: runlog.Access, ids: tuple[int, int], lang: str
 ) -> tuple[str, str] | None:
     """The configurations of a blind pair, once this reviewer has rated both sides."""
-    runs = [log.get(i) for i in ids]
-    if not all(any(r.reviewer == (reviewer or "") for r in run.ratings) for run in runs):
+    runs = [log.get(_run_id(i), access=access) for i in ids]
+    if not all(any(r.reviewer == access.rater for r in run.ratings) for run in runs):
         return None
     return run_markdown(runs[0], lang), run_markdown(runs[1], lang)
+
+
+def recorded(events, request, settings: Settings, log: runlog.RunLog | None,
+             access: runlog.Access, *, video_name: str | None = None, on_start=None):  # fmt: skip
+    """A page run's events, recorded as owned by ``access`` (with the name the user uploaded),
+    its video kept in the library once it decoded; passed through unchanged without a log."""
+    kept = library(settings)
+    if kept is not None:
+        events = kept.keeping(events)
+    if log is None:
+        return events
+    return runlog.record(events, request, log=log, source="web", access=access,
+                         video_name=video_name, on_start=on_start)  # fmt: skip

@@ -113,9 +113,10 @@ def test_describe_srt_on_unparseable_output_says_so(tiny_vl, tmp_path):
 
 
 def test_model_output_cannot_drive_the_terminal():
-    from captioner.cli.common import printable
+    from captioner.cli.terminal import safe
 
-    assert printable("토끼\x1b[2J\x1b]0;title\x07가\r\n뛴다\x9b\tok") == "토끼가\n뛴다\tok"
+    assert safe("토끼\x1b[2J\x1b]0;title\x07가\r\n뛴다\x9b\tok") == "토끼가\n뛴다\tok"
+    assert "\x1b" not in safe("토끼\x1b") + safe("[2J가")  # split over two chunks
 
 
 def test_describe_honours_the_file_size_limit_from_the_environment():

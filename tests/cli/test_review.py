@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from runcli import BBB, cli
-from runlog.fakes import XSS, fake_events, recorded, request
+from runlog.fakes import ACCESS, XSS, fake_events, recorded, request
 
 from captioner import runlog
 from captioner.cli import main
@@ -107,9 +108,61 @@ def test_cli_runs_are_recorded_and_the_log_can_be_switched_off(tmp_path):
     events = fake_events("한글")
     assert list(record_cli_run(iter(events), request(), Settings(db_path=path), "cli")) == events
     with runlog.RunLog(path) as run_log:
-        (run,) = run_log.query()
+        (run,) = run_log.query(access=ACCESS)
         assert (run.source, run.status, run.answer) == ("cli", "done", "한글")
     assert list(record_cli_run(iter(events), request(), Settings(db_path=None), "cli")) == events
     (tmp_path / "f.txt").write_text("x")
     broken = Settings(db_path=tmp_path / "f.txt" / "x.sqlite3")
     assert list(record_cli_run(iter(events), request(), broken, "cli")) == events  # warned
+
+
+def test_numbers_sqlite_cannot_hold_exit_2_in_both_languages(tmp_path):
+    db = str(tmp_path / "big.sqlite3")
+    with runlog.RunLog(db) as run_log:
+        recorded(run_log)
+    for argv in (
+        ("review", "show", "99999999999999999999"),
+        ("review", "rate", "99999999999999999999", "3"),
+        ("review", "list", "--limit", "99999999999999999999"),
+    ):
+        result = cli(*argv, "--db", db)
+        assert result.returncode == 2, result.stderr
+        assert "범위" in result.stderr and "out of range" in result.stderr
+        assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+
+
+HOSTILE = "토끼\x1b]0;pwned\x07가 \x1b[2J\x1b[31m뛴다\x1b[0m\r\x9b2J\x07 끝\n둘째\t줄"
+
+
+def test_list_and_show_strip_terminal_controls_on_a_terminal(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "t.sqlite3"
+    with runlog.RunLog(path) as run_log:
+        run_id = recorded(run_log, answer=HOSTILE, clip=("\x1b[31mred.mp4", "ab" * 32))
+    db = ["--db", str(path)]
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert _cli("review", "show", str(run_id), *db) == 0
+    assert _cli("review", "list", *db) == 0
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\x9b" not in shown and "\r" not in shown
+    assert "\x07" not in shown and "pwned" not in shown
+    assert "토끼가 뛴다 끝\n둘째\t줄" in shown and "red.mp4" in shown
+    # JSON keeps the exact text, with every control written as an escape
+    assert _cli("review", "show", str(run_id), "--json", *db) == 0
+    raw = capsys.readouterr().out
+    assert "\x1b" not in raw and "\x9b" not in raw and json.loads(raw)["answer"] == HOSTILE
+    # not a terminal (a pipe, a file): the stored text as it is
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert _cli("review", "show", str(run_id), *db) == 0
+    assert HOSTILE in capsys.readouterr().out
+    with runlog.RunLog(path) as run_log:
+        assert run_log.get(run_id, access=ACCESS).answer == HOSTILE  # stored unchanged
+
+
+def test_describe_with_a_seed_sqlite_cannot_hold_exits_2(tmp_path):
+    db = str(tmp_path / "seed.sqlite3")
+    result = cli("describe", "clip.mp4", "--seed", "99999999999999999999", "--db", db, "--json")
+    assert result.returncode == 2, result.stderr
+    assert "seed" in result.stderr and "범위" in result.stderr and "Traceback" not in result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["error"]["code"] == "invalid_request"
+    with runlog.RunLog(db) as run_log:
+        assert run_log.query(access=ACCESS) == []  # refused before anything ran

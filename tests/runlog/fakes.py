@@ -8,6 +8,7 @@ from captioner import engine, runlog
 from captioner.generation import Done, Metrics, Text, Thinking
 
 XSS = "<script>alert(1)</script>"
+ACCESS = runlog.Access.cli("tester")  # sees every run, rates as "tester"
 
 
 def metrics(finish: str = "eos", new_tokens: int = 3) -> Metrics:
@@ -50,9 +51,14 @@ def fake_prepared(
 
 
 def fake_events(
-    answer: str = "토끼가 잔다.", thinking: str = "", finish: str = "eos", prepared: bool = True
+    answer: str = "토끼가 잔다.",
+    thinking: str = "",
+    finish: str = "eos",
+    prepared: bool = True,
+    clip: tuple[str, str] = ("clip.mp4", "ab" * 32),
 ) -> list:
-    events = [engine.Status("plan", "p")] + ([fake_prepared()] if prepared else [])
+    """Status, Prepared (a decoded ``clip``: file name and hash), text, Done."""
+    events = [engine.Status("plan", "p")] + ([fake_prepared(*clip)] if prepared else [])
     if thinking:
         events.append(Thinking(thinking))
     events += [Text(ch) for ch in answer]
@@ -64,8 +70,14 @@ def request(**kwargs) -> engine.DescribeRequest:
     return engine.DescribeRequest(**{"video": "clip.mp4", "model": "fake/model", **kwargs})
 
 
-def recorded(run_log: runlog.RunLog, req=None, source: str = "web", **event_kwargs) -> int:
-    """Record one fake run; returns its id."""
+def recorded(
+    run_log: runlog.RunLog,
+    req=None,
+    source: str = "web",
+    access: runlog.Access = ACCESS,
+    **event_kwargs,
+) -> int:
+    """Record one fake run owned by ``access``; returns its id."""
     ids: list[int] = []
     for _ in runlog.record(
         iter(fake_events(**event_kwargs)),
@@ -73,6 +85,7 @@ def recorded(run_log: runlog.RunLog, req=None, source: str = "web", **event_kwar
         log=run_log,
         source=source,
         on_start=ids.append,
+        access=access,
     ):
         pass
     return ids[0]

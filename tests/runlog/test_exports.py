@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from runlog.fakes import XSS, recorded, request
+from runlog.fakes import ACCESS, XSS, recorded, request
 
 from captioner import runlog
 from captioner.errors import InvalidRequest
@@ -20,14 +20,15 @@ def _hostile_run(db, tmp_path) -> int:
         db,
         request(video=str(tmp_path / name), prompt=f"설명해 {XSS} <b>굵게</b>"),
         answer=f"토끼 {XSS} & <iframe src=//evil>",
+        clip=(name, "ab" * 32),
     )
-    db.rate(run_id, 4, [XSS, "좋음"], f"메모 {XSS}", reviewer="<i>kim</i>")
+    db.rate(run_id, 4, [XSS, "좋음"], f"메모 {XSS}", access=runlog.Access.cli("<i>kim</i>"))
     return run_id
 
 
 def test_html_export_escapes_everything(db, tmp_path):
     run_id = _hostile_run(db, tmp_path)
-    out = runlog.export(db.query(), "html", tmp_path / "report.html")
+    out = runlog.export(db.query(access=ACCESS), "html", tmp_path / "report.html")
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and '<html lang="ko">' in page
     assert '<meta charset="utf-8">' in page and "Content-Security-Policy" in page
@@ -49,18 +50,18 @@ def test_the_report_style_comes_from_report_css(db, tmp_path, monkeypatch):
     recorded(db)
     css = exports.CSS_PATH.read_text(encoding="utf-8")
     assert exports.CSS_PATH.name == "report.css" and "--accent" in css
-    page = runlog.to_html(db.query())
+    page = runlog.to_html(db.query(access=ACCESS))
     assert f"<style>{css}</style>" in page
     restyled = tmp_path / "report.css"
     restyled.write_text("body{color:teal}", encoding="utf-8")
     monkeypatch.setattr(exports, "CSS_PATH", restyled)  # read at export time, not at import
-    assert "<style>body{color:teal}</style>" in runlog.to_html(db.query())
+    assert "<style>body{color:teal}</style>" in runlog.to_html(db.query(access=ACCESS))
 
 
 def test_csv_and_jsonl_round_trip(db, tmp_path):
     run_id = _hostile_run(db, tmp_path)
     formula = recorded(db, answer='=HYPERLINK("http://x")')
-    runs = db.query(newest_first=False)
+    runs = db.query(newest_first=False, access=ACCESS)
     out_csv = runlog.export(runs, "csv", tmp_path / "out" / "runs.csv")
     raw = out_csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: spreadsheet apps then read Korean
@@ -76,3 +77,48 @@ def test_csv_and_jsonl_round_trip(db, tmp_path):
     assert records[1]["answer"] == '=HYPERLINK("http://x")'  # JSONL keeps the exact text
     with pytest.raises(InvalidRequest):
         runlog.export(runs, "xlsx", tmp_path / "x.xlsx")
+
+
+# --- written whole or not at all --------------------------------------------------------------
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def test_exporting_to_a_folder_is_refused_without_a_stray_file(db, tmp_path):
+    recorded(db)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for target in (folder, tmp_path):
+        with pytest.raises(InvalidRequest) as info:
+            runlog.export(db.query(access=ACCESS), "csv", target)
+        assert "folder" in info.value.en and info.value.ko
+    assert _leftovers(folder) == [] and _leftovers(tmp_path) == []
+
+
+def test_a_failure_half_way_leaves_the_old_file_and_no_part(db, tmp_path, monkeypatch):
+    recorded(db)
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "runs.csv"
+    target.write_text("the previous export", encoding="utf-8")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(exports.os, "replace", disk_full)
+    with pytest.raises(InvalidRequest) as info:
+        runlog.export(db.query(access=ACCESS), "csv", target)
+    assert "Cannot write" in info.value.en and "No space" in info.value.detail
+    assert target.read_text(encoding="utf-8") == "the previous export"
+    assert [p.name for p in target.parent.iterdir()] == ["runs.csv"]
+    monkeypatch.undo()
+    with pytest.raises(UnicodeEncodeError):  # not an OSError: raised as is, still cleaned up
+        exports.write_whole(target, "반쯤 \ud800", "utf-8")
+    assert [p.name for p in target.parent.iterdir()] == ["runs.csv"]
+
+
+def test_an_unwritable_folder_is_a_typed_error(db, tmp_path):
+    recorded(db)
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(InvalidRequest):
+        runlog.export(db.query(access=ACCESS), "html", blocker / "report.html")

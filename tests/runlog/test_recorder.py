@@ -8,7 +8,7 @@ import sqlite3
 import threading
 
 import pytest
-from runlog.fakes import fake_events, recorded, request
+from runlog.fakes import ACCESS, fake_events, recorded, request
 
 from captioner import __version__, engine, loader, runlog
 from captioner.errors import NotAVideo
@@ -18,9 +18,13 @@ from captioner.generation import Error, Options, Text
 def test_record_passes_events_through_unchanged(db):
     events = fake_events("가나다")
     ids: list[int] = []
-    passed = list(runlog.record(iter(events), request(), log=db, source="cli", on_start=ids.append))
+    passed = list(
+        runlog.record(
+            iter(events), request(), log=db, source="cli", on_start=ids.append, access=ACCESS
+        )
+    )
     assert len(passed) == len(events) and all(a is b for a, b in zip(passed, events, strict=True))
-    run = db.get(ids[0])
+    run = db.get(ids[0], access=ACCESS)
     assert (run.status, run.source, run.answer) == ("done", "cli", "가나다")
     assert run.model == "fake/model" and run.model_revision == "abc123"
     assert (run.profile, run.precision, run.device, run.hardware) == (
@@ -38,7 +42,10 @@ def test_record_passes_events_through_unchanged(db):
 
 def test_no_log_passes_events_through():
     events = fake_events("글")
-    assert list(runlog.record(iter(events), request(), log=None, source="web")) == events
+    assert (
+        list(runlog.record(iter(events), request(), log=None, source="web", access=ACCESS))
+        == events
+    )
 
 
 def test_record_real_describe_on_a_clip(db, tiny_vl, clip_path, settings):
@@ -48,11 +55,16 @@ def test_record_real_describe_on_a_clip(db, tiny_vl, clip_path, settings):
     ids: list[int] = []
     events = list(
         runlog.record(
-            engine.describe(req, settings), req, log=db, source="cli", on_start=ids.append
+            engine.describe(req, settings),
+            req,
+            log=db,
+            source="cli",
+            on_start=ids.append,
+            access=ACCESS,
         )
     )
     assert events[-1].kind == "done"
-    run = db.get(ids[0])
+    run = db.get(ids[0], access=ACCESS)
     assert run.status == "done" and run.answer == events[-1].answer
     assert run.video_sha256 == hashlib.sha256(clip_path.read_bytes()).hexdigest()
     assert run.video_name == "clip.mp4" and run.video_duration_s == pytest.approx(1.0, abs=0.05)
@@ -74,13 +86,18 @@ def test_stop_event_leaves_a_stopped_run_with_partial_output(db, tiny_vl, clip_p
     ids: list[int] = []
     last = None
     for event in runlog.record(
-        engine.describe(req, settings, stop=stop), req, log=db, source="web", on_start=ids.append
+        engine.describe(req, settings, stop=stop),
+        req,
+        log=db,
+        source="web",
+        on_start=ids.append,
+        access=ACCESS,
     ):
         if event.kind == "text":
             stop.set()
         last = event
     assert last.kind == "done" and last.metrics.finish_reason == "stopped"
-    run = db.get(ids[0])
+    run = db.get(ids[0], access=ACCESS)
     assert run.status == "stopped" and run.answer == last.answer and run.answer
     assert run.metrics["new_tokens"] < 200
 
@@ -91,7 +108,12 @@ def test_consumer_closing_early_records_stopped(db, tiny_vl, clip_path, settings
     )
     ids: list[int] = []
     stream = runlog.record(
-        engine.describe(req, settings), req, log=db, source="web", on_start=ids.append
+        engine.describe(req, settings),
+        req,
+        log=db,
+        source="web",
+        on_start=ids.append,
+        access=ACCESS,
     )
     received = []
     for event in stream:
@@ -100,7 +122,7 @@ def test_consumer_closing_early_records_stopped(db, tiny_vl, clip_path, settings
             if len(received) == 2:
                 break
     stream.close()  # a closed browser tab
-    run = db.get(ids[0])
+    run = db.get(ids[0], access=ACCESS)
     assert run.status == "stopped" and run.answer == "".join(received)
     assert not loader.current().lock.locked()  # the model is free for the next request
 
@@ -112,13 +134,20 @@ def test_error_event_run_is_recorded(db, tiny_vl, tmp_path, settings):
     ids: list[int] = []
     events = list(
         runlog.record(
-            engine.describe(req, settings), req, log=db, source="cli", on_start=ids.append
+            engine.describe(req, settings),
+            req,
+            log=db,
+            source="cli",
+            on_start=ids.append,
+            access=ACCESS,
         )
     )
     assert events[-1].kind == "error"
-    run = db.get(ids[0])
+    run = db.get(ids[0], access=ACCESS)
     assert run.status == "error" and run.error_code == "not_a_video"
-    assert run.error_ko and run.error_en and run.video_name == "<b>notes<b>.mp4"
+    assert run.error_ko and run.error_en
+    # not accepted as a video: kept under its hash and in the request, never listed as a video
+    assert run.video_name is None and run.request["video"] == "<b>notes<b>.mp4"
     assert run.video_sha256 == hashlib.sha256(bad.read_bytes()).hexdigest()
 
 
@@ -130,8 +159,12 @@ def test_error_event_keeps_partial_output(db):
         Error(NotAVideo("ko", "en"), True),
     ]
     ids: list[int] = []
-    list(runlog.record(iter(events), request(), log=db, source="cli", on_start=ids.append))
-    run = db.get(ids[0])
+    list(
+        runlog.record(
+            iter(events), request(), log=db, source="cli", on_start=ids.append, access=ACCESS
+        )
+    )
+    run = db.get(ids[0], access=ACCESS)
     assert (run.status, run.answer, run.error_code) == ("error", "반쯤 썼다", "not_a_video")
 
 
@@ -143,8 +176,12 @@ def test_an_exception_passing_through_is_an_error_run(db):
 
     ids: list[int] = []
     with pytest.raises(RuntimeError):
-        list(runlog.record(events(), request(), log=db, source="cli", on_start=ids.append))
-    run = db.get(ids[0])
+        list(
+            runlog.record(
+                events(), request(), log=db, source="cli", on_start=ids.append, access=ACCESS
+            )
+        )
+    run = db.get(ids[0], access=ACCESS)
     assert (run.status, run.answer, run.error_code) == ("error", "일부", "internal")
     assert "boom" in run.error_detail
 
@@ -156,13 +193,17 @@ def test_keyboard_interrupt_is_a_stopped_run(db):
 
     ids: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        list(runlog.record(events(), request(), log=db, source="cli", on_start=ids.append))
-    assert db.get(ids[0]).status == "stopped"
+        list(
+            runlog.record(
+                events(), request(), log=db, source="cli", on_start=ids.append, access=ACCESS
+            )
+        )
+    assert db.get(ids[0], access=ACCESS).status == "stopped"
 
 
 def test_done_stopped_is_a_stopped_run(db):
     run_id = recorded(db, answer="멈춤", finish="stopped")
-    assert db.get(run_id).status == "stopped"
+    assert db.get(run_id, access=ACCESS).status == "stopped"
 
 
 def test_partial_output_is_saved_while_running(db):
@@ -174,16 +215,17 @@ def test_partial_output_is_saved_while_running(db):
         source="web",
         on_start=ids.append,
         progress_interval_s=0.0,
+        access=ACCESS,
     )
     for event in stream:
         if event.kind == "text" and event.text == "가":
             break
     # another connection (another process would see the same): the text so far is on disk
     with runlog.RunLog(db.path) as other:
-        run = other.get(ids[0])
+        run = other.get(ids[0], access=ACCESS)
         assert run.status == "running" and run.answer == "토끼가" and run.thinking == "생각"
     stream.close()
-    assert db.get(ids[0]).status == "stopped"
+    assert db.get(ids[0], access=ACCESS).status == "stopped"
 
 
 def test_partial_output_is_throttled_by_the_injected_clock(db):
@@ -206,12 +248,13 @@ def test_partial_output_is_throttled_by_the_injected_clock(db):
         on_start=ids.append,
         progress_interval_s=0.5,
         clock=lambda: now[0],
+        access=ACCESS,
     )
     on_disk = []
     for _ in stream:
-        on_disk.append(db.get(ids[0]).answer)
+        on_disk.append(db.get(ids[0], access=ACCESS).answer)
     assert on_disk == ["a", "a", "a", "abcd"]
-    assert db.get(ids[0]).status == "error"  # ended without Done: "incomplete"
+    assert db.get(ids[0], access=ACCESS).status == "error"  # ended without Done: "incomplete"
 
 
 def test_a_failing_log_never_breaks_the_events(db, monkeypatch):
@@ -221,6 +264,49 @@ def test_a_failing_log_never_breaks_the_events(db, monkeypatch):
     monkeypatch.setattr(db, "finish", broken)
     monkeypatch.setattr(db, "prepared", broken)
     events = fake_events("글")
-    assert list(runlog.record(iter(events), request(), log=db, source="cli")) == events
+    assert (
+        list(runlog.record(iter(events), request(), log=db, source="cli", access=ACCESS)) == events
+    )
     monkeypatch.setattr(db, "start", broken)
-    assert list(runlog.record(iter(events), request(), log=db, source="cli")) == events
+    assert (
+        list(runlog.record(iter(events), request(), log=db, source="cli", access=ACCESS)) == events
+    )
+
+
+def test_the_video_is_named_as_the_caller_says_once_it_decoded(db):
+    ids: list[int] = []
+    stream = runlog.record(
+        iter(fake_events("토끼", clip=("f25b31f1" + "0" * 56 + ".mp4", "f2" * 32))),
+        request(video="/tmp/library/f25b31f1.mp4"),
+        log=db,
+        source="web",
+        access=ACCESS,
+        video_name="우리집 고양이.mp4",  # the name the user uploaded
+        on_start=ids.append,
+    )
+    next(stream)  # the run has started; the file has not decoded yet
+    assert db.get(ids[0], access=ACCESS).video_name is None
+    list(stream)
+    run = db.get(ids[0], access=ACCESS)
+    assert run.video_name == "우리집 고양이.mp4" and run.video_sha256 == "f2" * 32
+
+
+def test_a_seed_the_log_cannot_hold_is_refused_before_the_engine_starts(db):
+    started: list[bool] = []
+
+    def engine_events():
+        started.append(True)
+        yield Text("never")
+
+    events = list(
+        runlog.record(
+            engine_events(),
+            request(options=Options(seed=2**64)),
+            log=db,
+            source="web",
+            access=ACCESS,
+        )
+    )
+    (error,) = events
+    assert error.kind == "error" and error.user_error and error.error.code == "invalid_request"
+    assert "seed" in error.error.en and not started and db.query(access=ACCESS) == []

@@ -122,7 +122,6 @@ def test_review_tab_rates_and_exports(page, output_dir):
         "document.querySelector('#run_detail span.md').innerText.includes('Precision') || document.querySelector('#run_detail span.md').innerText.includes('정밀도')"
     )
     page.locator("#score").get_by_text("5").click()
-    page.locator("#reviewer textarea, #reviewer input").first.fill("브라우저 테스트")
     page.locator("#rate").click()
     page.wait_for_function("document.querySelector('#review_msg span.md').innerText.includes('★5')")
     page.locator("#export").click()
