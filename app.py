@@ -24,6 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-file-mb", type=float, help="largest upload (CAPTIONER_MAX_FILE_MB)")
     parser.add_argument("--max-duration-s", type=float, help="longest video (CAPTIONER_MAX_DURATION_S)")  # fmt: skip
     parser.add_argument("--queue-size", type=int, help="requests that may wait (CAPTIONER_QUEUE_SIZE)")  # fmt: skip
+    parser.add_argument("--adapter", dest="adapters", action="append", default=[],
+                        help="LoRA adapter the compare tab may load; repeatable (CAPTIONER_ADAPTERS)")  # fmt: skip
+    parser.add_argument("--review", dest="review_mode", choices=("auto", "public", "private", "local"),
+                        help="who sees which runs (CAPTIONER_REVIEW; README: Security and privacy)")  # fmt: skip
+    parser.add_argument("--review-password", help="private review: log in with any name and this")
     return parser.parse_args(argv)
 
 

@@ -10,6 +10,7 @@ Environment variables (flags override them; README lists them too):
 
     CAPTIONER_PROFILE          GPU profile name or "auto" (default)
     CAPTIONER_MODEL            extra models (comma-separated ids or folders), listed first
+    CAPTIONER_ADAPTERS         LoRA adapters the page's compare tab offers (comma-separated)
     CAPTIONER_MAX_FILE_MB      largest upload (1024)
     CAPTIONER_MAX_DURATION_S   longest video (1200)
     CAPTIONER_DECODE_TIMEOUT_S decoding deadline per video (120)
@@ -56,6 +57,7 @@ ZEROGPU_SLICE = "NVIDIA H200 (ZeroGPU slice):69.5:9.0"  # half an H200, as ZeroG
 class Settings:
     profile: str = "auto"  # a profiles.PROFILES name, or "auto": decided from the hardware
     models: tuple[str, ...] = ()  # extra models (ids or folders) the page lists first
+    adapters: tuple[str, ...] = ()  # LoRA adapters the page may load (nothing else)
     limits: VideoLimits = field(default_factory=VideoLimits)
     clip_cache_bytes: int = 512 * MiB
     db_path: Path | None = None  # the run log; None: not recorded
@@ -106,7 +108,8 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
     cache_home = Path(env.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache")
     values: dict[str, Any] = {
         "profile": env.get("CAPTIONER_PROFILE", "").strip() or "auto",
-        "models": tuple(m.strip() for m in env.get("CAPTIONER_MODEL", "").split(",") if m.strip()),
+        "models": _list(env.get("CAPTIONER_MODEL", "")),
+        "adapters": _list(env.get("CAPTIONER_ADAPTERS", "")),
         "limits": VideoLimits(
             max_file_bytes=int(_number(env, "CAPTIONER_MAX_FILE_MB", 1024) * MiB),
             max_duration_s=_number(env, "CAPTIONER_MAX_DURATION_S", 1200),
@@ -159,8 +162,8 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             limits[name] = value
         elif name == "db":
             out["db_path"] = None if str(value).strip().lower() in OFF_VALUES else Path(value)
-        elif name == "models":
-            out["models"] = tuple(value) or values["models"]
+        elif name in ("models", "adapters"):
+            out[name] = tuple(value) or values[name]
         elif name == "review_password":
             out["reviewers"] = values["reviewers"] + (("*", str(value)),)
         elif name in known:
@@ -181,6 +184,10 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             else base.decode_timeout_s,
         )
     return out
+
+
+def _list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 def _reviewers(pairs: str, password: str) -> tuple[tuple[str, str], ...]:

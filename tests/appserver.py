@@ -35,10 +35,11 @@ def wait_up(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 
 
 @contextmanager
-def running_app(model: str, upload_dir: Path, *extra: str):
-    """Yields (url, seconds until the page answered)."""
+def running_app(model: str, upload_dir: Path, *extra: str, env: dict | None = None):
+    """Yields (url, seconds until the page answered). ``env`` adds to the environment."""
     port = free_port()
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(upload_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(upload_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+           **(env or {})}  # fmt: skip
     env.pop("CAPTIONER_PROFILE", None)
     start = time.perf_counter()
     proc = subprocess.Popen(

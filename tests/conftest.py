@@ -27,11 +27,13 @@ def _isolated_paths(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def settings(_isolated_paths):
-    """The settings every in-process test runs with: this machine, isolated paths."""
+def settings(_isolated_paths, tiny_dir):
+    """The settings every in-process test runs with: this machine, isolated paths, and the
+    tiny checkpoints named as the operator's models (the page offers only those and the
+    catalog)."""
     from captioner.settings import from_environment
 
-    return from_environment()
+    return from_environment(models=[str(tiny_dir / "vl"), str(tiny_dir / "text")])
 
 
 @pytest.fixture(scope="session")

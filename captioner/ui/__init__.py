@@ -22,12 +22,19 @@ def build(settings: Settings):
 
 
 def launch(settings: Settings) -> None:
-    """Serve the page with the limits and paths in ``settings``."""
-    from captioner import video
+    """Serve the page with the limits, paths and access mode in ``settings``; at start, runs
+    left "running" by a process that died are marked interrupted and the library is pruned."""
+    from captioner import runlog, video
+    from captioner.ui import access, page, review
 
     video.set_cache_limit(settings.clip_cache_bytes)
+    log = runlog.shared_log(settings.db_path)
+    if log is not None:
+        runlog.recover_interrupted(log)
+        review.prune(settings, log)
     demo = build(settings)
-    # served besides gradio's own uploads: the example clip and the review library
+    # served besides gradio's own uploads: the example clip and the review library (its
+    # files are named by their sha256: a link cannot be guessed, only handed out by a run)
     allowed = [str(p) for p in (ASSETS, settings.library) if p is not None]
     demo.launch(
         server_name=settings.host,
@@ -35,5 +42,8 @@ def launch(settings: Settings) -> None:
         share=settings.share,
         max_file_size=settings.limits.max_file_bytes,
         allowed_paths=allowed,
+        auth=access.check_login(settings),
         show_error=False,
+        head=page.HEAD,
+        css=page.CSS,
     )

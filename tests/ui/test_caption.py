@@ -132,15 +132,33 @@ def test_stream_text_model_with_video_is_refused(tiny_text, settings):
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_examples_use_the_shipped_clip_and_name_presets_in_the_language(lang):
-    rows = caption.examples(lang)
-    assert rows and all(Path(row[0]).exists() for row in rows)
-    assert {row[1] for row in rows} <= {label for label, _ in caption.preset_choices(lang)}
-    assert {caption.preset_key(row[1]) for row in rows} == {
-        "detail",
-        "timeline",
-        "people",
-        "summary",
-    }
+    rows = caption.examples()
+    assert rows and all(Path(clip).exists() for clip, _, _ in rows)
+    assert {key for _, key, _ in rows} == {"detail", "timeline", "people", "summary"}
+    shown = caption.example_rows(lang)
+    assert [row[0] for row in shown] == ["bigbuckbunny.mp4"] * len(rows)
+    assert {row[1] for row in shown} <= {label for label, _ in caption.preset_choices(lang)}
+
+
+def test_the_page_loads_only_the_models_and_adapters_it_offers(settings, tiny_vl):
+    from captioner.errors import InvalidRequest
+
+    caption.check_offered(settings, Form(model=tiny_vl))  # an operator's model
+    caption.check_offered(settings, Form(model="Qwen/Qwen3-VL-2B-Instruct"))  # fits this CPU
+    for model in ("/etc", "/nonexistent/folder", "someone/other-model", "Qwen/Qwen3-235B-A22B"):
+        with pytest.raises(InvalidRequest) as info:
+            caption.check_offered(settings, Form(model=model))
+        assert "does not offer" in info.value.en and model not in info.value.en  # no path oracle
+    with pytest.raises(InvalidRequest):
+        caption.check_offered(settings, Form(model=tiny_vl, adapter="/tmp/some-lora"))
+
+
+def test_answers_render_as_text_not_html_or_outside_images():
+    shown = caption.safe_markdown(
+        "**토끼** <img src=http://x/t.png> ![t](http://x/t.png) <5.0 seconds>"
+    )
+    assert "<img" not in shown and "![" not in shown  # an image would load on render
+    assert "**토끼**" in shown and "&lt;5.0 seconds&gt;" in shown
 
 
 def test_header_names_the_active_model_and_profile():

@@ -48,7 +48,8 @@ def _run(log, here, model, video=BBB, tokens=4, preset="detail", access=REVIEWER
 
 def test_table_open_rate_summary_export(log, here, tiny_vl, tmp_path):
     run = _run(log, here, tiny_vl)
-    rows = reviewui.table(reviewui.query(log, REVIEWER), "ko")
+    rows = reviewui.table(reviewui.query(log, REVIEWER), "ko")["data"]
+    assert reviewui.table([], "en")["headers"][1] == "Time (UTC)"
     # the file name the user gave, not the library's hash name
     assert rows[0][0] == run.id and rows[0][2] == "bigbuckbunny.mp4" and rows[0][5] == "완료"
     path, detail = reviewui.open_run(log, here, REVIEWER, run.id, "en")
@@ -58,7 +59,9 @@ def test_table_open_rate_summary_export(log, here, tiny_vl, tmp_path):
     assert "saved" in reviewui.rate(log, REVIEWER, run.id, 5, "정확, #자세함", "좋아요 <b>", "en")
     (rating,) = log.get(run.id, access=REVIEWER).ratings
     assert rating.tags == ["정확", "자세함"] and rating.reviewer == "민지"  # from the login
-    assert reviewui.table(reviewui.query(log, REVIEWER, min_rating=5), "en")[0][6] == "5.0 (1)"
+    assert (
+        reviewui.table(reviewui.query(log, REVIEWER, min_rating=5), "en")["data"][0][6] == "5.0 (1)"
+    )
     assert reviewui.query(log, REVIEWER, model="does-not-exist") == []
     out = reviewui.export(log, REVIEWER, "html", {**FILTERS, "min_rating": 4}, str(tmp_path))
     html = out.read_text(encoding="utf-8")
