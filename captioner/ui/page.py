@@ -493,11 +493,13 @@ def _review_tab(gr, labels, settings: Settings, lang: str) -> dict:
                         L(gr.Dropdown(adapters, value="", label=t("side_adapter", lang, side=side)),
                           label=lambda lg, s=side: t("side_adapter", lg, side=s)),
                     ]  # fmt: skip
-        c["run_both"] = L(gr.Button(t("run_both", lang), variant="primary"), value="run_both")
+        c["run_both"] = L(gr.Button(t("run_both", lang), variant="primary", elem_id="run_both"),
+                          value="run_both")  # fmt: skip
         with gr.Row():
             c["left_id"] = L(gr.Number(label=t("left_run", lang), precision=0), label="left_run")
             c["right_id"] = L(gr.Number(label=t("right_run", lang), precision=0), label="right_run")
-            c["load_two"] = L(gr.Button(t("load_two", lang), scale=0), value="load_two")
+            c["load_two"] = L(gr.Button(t("load_two", lang), scale=0, elem_id="load_two"),
+                              value="load_two")  # fmt: skip
         c["compare_status"] = gr.Markdown()
         c["pair"] = gr.State((None, None))
         with gr.Row():
@@ -508,7 +510,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str) -> dict:
                                 label=lambda lg: t("side_score", lg, side="1"))  # fmt: skip
             c["right_score"] = L(gr.Radio([1, 2, 3, 4, 5], label=t("side_score", lang, side="2")),
                                  label=lambda lg: t("side_score", lg, side="2"))  # fmt: skip
-        c["rate_both"] = L(gr.Button(t("rate_both", lang)), value="rate_both")
+        c["rate_both"] = L(gr.Button(t("rate_both", lang), elem_id="rate_both"), value="rate_both")
     return c
 
 
