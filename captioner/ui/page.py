@@ -424,7 +424,10 @@ def _review_tab(gr, labels, settings: Settings, lang: str) -> dict:
     models = caption.model_choices(settings, "auto", lang)
     preset_filter = lambda lg: [(t("all", lg), "all"), *caption.preset_choices(lg)]  # noqa: E731
     rating_filter = lambda lg: [(t("any", lg), 0), 1, 2, 3, 4, 5]  # noqa: E731
-    c["reviewer"] = gr.Markdown(elem_id="reviewer")  # who rates: the login, not a text box
+    with gr.Row():
+        c["reviewer"] = gr.Markdown(elem_id="reviewer")  # who rates: the login, not a text box
+        if settings.review_org:  # a Space's reviewers sign in with Hugging Face (hf_oauth)
+            gr.LoginButton(scale=0)
     with gr.Row():
         c["f_model"] = L(gr.Textbox(label=t("filter_model", lang), scale=2), label="filter_model")
         c["f_preset"] = L(gr.Dropdown(preset_filter(lang), value="all", label=t("filter_preset", lang)),
