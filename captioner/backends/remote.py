@@ -391,7 +391,9 @@ class RemoteBackend:
                             return
                         if retry.rest:
                             self.deployment.replicas.rest(url)
-                        delay = retry.after or min(BACKOFF_S[1], BACKOFF_S[0] * 2**attempt)
+                        delay = retry.after
+                        if delay is None:
+                            delay = min(BACKOFF_S[1], BACKOFF_S[0] * 2**attempt)
                         if stop.wait(delay * (1 + 0.25 * random.random())):
                             return
         except CaptionerError as exc:

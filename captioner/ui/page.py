@@ -90,8 +90,7 @@ def build(settings: Settings):
                      outputs["metrics"], outputs["last_run"]],
             api_name="describe",
             show_progress_on=[outputs["status"]],  # the answer stays readable while it streams
-            concurrency_limit=1,
-            concurrency_id="gpu",
+            **_generation_slots(settings),
         )  # fmt: skip
 
         def stop_request(request: gr.Request):
@@ -165,6 +164,14 @@ def build(settings: Settings):
                         [*labels.components(), outputs["plan"], active], api_name=False)  # fmt: skip
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=1)
     return demo
+
+
+def _generation_slots(settings: Settings) -> dict:
+    """How many generations run at once: one for a model loaded here (they share it), or
+    ``settings.concurrency`` for a server, which batches them itself; the queue size still
+    bounds how many wait."""
+    limit = settings.concurrency if settings.backend == "openai" else 1
+    return {"concurrency_limit": limit, "concurrency_id": "gpu"}
 
 
 def _session(request) -> str:
@@ -562,7 +569,7 @@ def _review_tab(gr, labels, settings: Settings, lang: str, inputs: dict, languag
     compare_btn.click(run_both,
                       [inputs["video"], language, blind, *(inputs[k] for k in _COMPARE_BASE), *configs],
                       [left_md, right_md, compare_status, pair], api_name=False,
-                      concurrency_limit=1, concurrency_id="gpu")  # fmt: skip
+                      **_generation_slots(settings))  # fmt: skip
     load_btn.click(load_two, [left_id, right_id, blind, language],
                    [left_md, right_md, compare_status, pair], api_name=False)  # fmt: skip
     rate_pair.click(rate_both, [pair, left_score, right_score, blind, language],
