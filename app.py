@@ -29,6 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--review", dest="review_mode", choices=("auto", "public", "private", "local"),
                         help="who sees which runs (CAPTIONER_REVIEW; README: Security and privacy)")  # fmt: skip
     parser.add_argument("--review-password", help="private review: log in with any name and this")
+    parser.add_argument("--backend", choices=("local", "openai"), help="local model or an OpenAI-compatible server (CAPTIONER_BACKEND)")  # fmt: skip
+    parser.add_argument("--base-url", action="append", help="the server; repeat for replicas (CAPTIONER_BASE_URL)")  # fmt: skip
+    parser.add_argument("--api-key-env", help="variable holding the server's API key (CAPTIONER_API_KEY_ENV)")  # fmt: skip
+    parser.add_argument("--server-kind", choices=("auto", "vllm", "sglang", "transformers", "openai"), help="the server's dialect (CAPTIONER_SERVER_KIND)")  # fmt: skip
+    parser.add_argument("--video-transport", choices=("auto", "data", "path", "url"), help="how clips reach the server (CAPTIONER_VIDEO_TRANSPORT)")  # fmt: skip
+    parser.add_argument("--media-dir", help="folder the server reads clips from (CAPTIONER_MEDIA_DIR)")  # fmt: skip
+    parser.add_argument("--media-url", help="address the server reaches this app's clips at (CAPTIONER_MEDIA_URL)")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, help="requests in flight with a server backend (CAPTIONER_CONCURRENCY, 8)")  # fmt: skip
     return parser.parse_args(argv)
 
 

@@ -13,6 +13,9 @@
 - One bad video must not sink a batch: its error is recorded and the batch goes on; later
   combinations with the same bad video (or a model that failed to load) are recorded as
   failed at once instead of paying for the failure again (a decode timeout costs minutes).
+- Concurrency (``concurrency=N``): N combinations in flight at once, for a server backend
+  that batches them; the same resume rule, and each run recorded once (the same run log,
+  which is safe between threads). ``stop`` ends what is in flight after its current step.
 - At the end: a summary (done / skipped / failed, per-model load time against total time)
   and exports of the batch's runs (CSV, JSONL, HTML); with ``srt`` / ``vtt``, subtitle files
   for timeline-preset runs (a parse failure is reported, not fatal).
@@ -126,9 +129,11 @@ class ModelStats:
     failed: int = 0
     load_s: float = 0.0  # from the "load" status to the Prepared event, summed
     total_s: float = 0.0  # wall time of this model's part of the batch
+    first_start: float = field(default=0.0, repr=False)
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
+        values.pop("first_start", None)
         values["label"] = model_label(self.model)
         values["load_s"], values["total_s"] = round(self.load_s, 3), round(self.total_s, 3)
         return values
@@ -149,6 +154,7 @@ class BatchSummary:
     subtitle_files: list[Path] = field(default_factory=list)
     subtitle_errors: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    replicas: dict[str, int] = field(default_factory=dict)  # requests per server replica
 
     @property
     def internal_failures(self) -> int:
@@ -169,6 +175,7 @@ class BatchSummary:
             "subtitle_files": [str(p) for p in self.subtitle_files],
             "subtitle_errors": self.subtitle_errors,
             "files": {k: str(v) for k, v in self.files.items()},
+            "replicas": self.replicas,
         }
 
     def text(self) -> str:
@@ -223,6 +230,7 @@ def run_batch(
     recursive: bool = False,
     exports: Sequence[str] = runlog.EXPORT_FORMATS,
     settings: Settings,
+    concurrency: int = 1,
     **request_fields: Any,
 ) -> BatchSummary:
     """Run every video × prompt × model combination not already done; returns the summary.
@@ -232,7 +240,9 @@ def run_batch(
     ``precision``, ``system``, and whatever fields the request gains later). ``stop`` ends
     the batch after the current step of the current run. Exports and subtitles go to
     ``out_dir``. ``settings`` carry the hardware and the limits every video is held to; runs
-    are recorded as owned by ``access`` (the CLI passes ``cli:<user>``)."""
+    are recorded as owned by ``access`` (the CLI passes ``cli:<user>``). ``concurrency``
+    runs that many combinations at once (for a server backend: requests in flight, spread over
+    its replicas by ``backends.servers.Replicas``)."""
     from captioner import engine
 
     _check_fields(request_fields)
@@ -248,72 +258,122 @@ def run_batch(
     stop = stop or threading.Event()
     summary = BatchSummary(total=len(videos) * len(items) * len(model_list))
     started = time.perf_counter()
-    finished_jobs = 0
-    video_errors: dict[str, CaptionerError] = {}
+
+    jobs = [(model, path, kind, value) for model in model_list for path in videos
+            for kind, value in items]  # fmt: skip
+    stats_of = {}
+    for model in model_list:
+        stats_of[model] = ModelStats(model)
+        summary.models.append(stats_of[model])
+    state = _BatchState(video_errors={}, model_errors={})
+    lock = threading.Lock()
+
+    def handle(job) -> None:
+        model, path, kind, value = job
+        stats = stats_of[model]
+        request = engine.DescribeRequest(
+            video=str(path),
+            model=model,
+            preset=value if kind == "preset" else None,
+            prompt=value if kind == "prompt" else None,
+            **request_fields,
+        )
+        label = f"{path.name} · {model_label(model)} · {value[:30]}"
+        began = time.perf_counter()
+        with lock:
+            stats.jobs += 1
+            known = state.video_errors.get(str(path)) or state.model_errors.get(model)
+            stats.first_start = stats.first_start or began
+        outcome, run_id, error, user_error = _one(
+            request, log, access, stats, stop, settings, known_error=known
+        )
+        with lock:
+            if run_id is not None:
+                summary.run_ids.append(run_id)
+            if outcome == "skipped":
+                summary.skipped += 1
+                stats.skipped += 1
+            elif outcome == "done":
+                summary.done += 1
+                stats.done += 1
+            elif outcome == "stopped":
+                summary.stopped += 1
+            else:
+                summary.failed += 1
+                stats.failed += 1
+                summary.failures.append(_failure(path, model, value, run_id, error, user_error))
+                if isinstance(error, VideoError):
+                    state.video_errors[str(path)] = error
+                elif isinstance(error, ModelError):
+                    state.model_errors[model] = error
+            state.finished += 1
+            stats.total_s = time.perf_counter() - stats.first_start
+            if progress is not None:
+                progress(state.finished, summary.total, label)
 
     try:
-        for model in model_list:
-            stats = ModelStats(model)
-            summary.models.append(stats)
-            model_started = time.perf_counter()
-            model_error: CaptionerError | None = None
-            try:
-                for path in videos:
-                    for kind, value in items:
-                        if stop.is_set():
-                            summary.interrupted = True
-                            return summary
-                        request = engine.DescribeRequest(
-                            video=str(path),
-                            model=model,
-                            preset=value if kind == "preset" else None,
-                            prompt=value if kind == "prompt" else None,
-                            **request_fields,
-                        )
-                        label = f"{path.name} · {model_label(model)} · {value[:30]}"
-                        stats.jobs += 1
-                        outcome, run_id, error, user_error = _one(
-                            request,
-                            log,
-                            access,
-                            stats,
-                            stop,
-                            settings,
-                            known_error=video_errors.get(str(path)) or model_error,
-                        )
-                        if run_id is not None:
-                            summary.run_ids.append(run_id)
-                        if outcome == "skipped":
-                            summary.skipped += 1
-                            stats.skipped += 1
-                        elif outcome == "done":
-                            summary.done += 1
-                            stats.done += 1
-                        elif outcome == "stopped":
-                            summary.stopped += 1
-                        else:
-                            summary.failed += 1
-                            stats.failed += 1
-                            summary.failures.append(
-                                _failure(path, model, value, run_id, error, user_error)
-                            )
-                            if isinstance(error, VideoError):
-                                video_errors[str(path)] = error
-                            elif isinstance(error, ModelError):
-                                model_error = error
-                        finished_jobs += 1
-                        if progress is not None:
-                            progress(finished_jobs, summary.total, label)
-            finally:
-                stats.total_s = time.perf_counter() - model_started
+        if concurrency <= 1:
+            for job in jobs:
+                if stop.is_set():
+                    summary.interrupted = True
+                    break
+                handle(job)
+        else:
+            _in_flight(jobs, handle, concurrency, stop)
+            summary.interrupted = stop.is_set() and state.finished < len(jobs)
     except KeyboardInterrupt:
         stop.set()
         summary.interrupted = True
     finally:
+        summary.run_ids.sort()
         summary.total_s = time.perf_counter() - started
+        summary.replicas = _replica_counts(settings)
         if out is not None:
             _write_outputs(summary, log, access, out, exports, srt, vtt)
     return summary
+
+
+@dataclass
+class _BatchState:
+    video_errors: dict[str, CaptionerError]
+    model_errors: dict[str | None, CaptionerError]
+    finished: int = 0
+
+
+def _in_flight(jobs: list, handle, concurrency: int, stop: threading.Event) -> None:
+    """Run ``handle`` over ``jobs`` with ``concurrency`` of them in flight; after ``stop``
+    nothing new starts, and the ones in flight end after their current step (they read the
+    same switch). Ctrl-C sets the switch and waits for them, so each run is recorded once."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending = iter(jobs)
+    running: set = set()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch") as pool:
+        try:
+            while True:
+                while len(running) < concurrency and not stop.is_set():
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    running.add(pool.submit(handle, job))
+                if not running:
+                    return
+                done, running = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a bug in handle() is not swallowed
+        except KeyboardInterrupt:
+            stop.set()
+            wait(running)
+            raise
+
+
+def _replica_counts(settings: Settings) -> dict[str, int]:
+    """Requests each server replica took (empty with the local backend)."""
+    if settings.backend != "openai":
+        return {}
+    from captioner.backends import remote
+
+    return remote.deployment(settings).replicas.served()
 
 
 def _one(request, log, access, stats: ModelStats, stop, settings: Settings, known_error=None):

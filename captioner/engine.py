@@ -124,6 +124,8 @@ def select(request: DescribeRequest, settings: Settings) -> Selection:
     prompts.style(request.style)  # typed errors before anything is detected or loaded
     prompts.length(request.length)
     decision = settings.decide(request.profile)
+    if settings.backend == "openai":
+        return _select_served(request, settings, decision)
     wants_video = request.video is not None
     default = decision.default(wants_video)
     model = request.model or default.model
@@ -169,6 +171,39 @@ def select(request: DescribeRequest, settings: Settings) -> Selection:
     )
 
 
+def _select_served(
+    request: DescribeRequest, settings: Settings, decision: profiles.Decision
+) -> Selection:
+    """With a server backend: the server's model, the profile's frame budget (set
+    CAPTIONER_PROFILE to the server's GPU), no memory plan here: the server holds the model."""
+    from captioner.backends import remote
+
+    model = request.model or remote.default_model(settings)
+    spec = catalog.find(model)
+    if request.video is not None and loader.sees_video(model) is False:
+        raise errors.text_only_model(spec.label if spec else model)
+    max_frames = request.max_frames or decision.max_frames
+    max_pixels = request.max_pixels or decision.max_pixels
+    if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
+        raise InvalidRequest(
+            "프레임 수, 해상도, fps 는 양수여야 합니다.",
+            "Frames, resolution and fps must be positive.",
+        )
+    servers = ", ".join(settings.base_urls)
+    return Selection(
+        decision=decision,
+        model=model,
+        spec=spec,
+        precision="server",
+        compute_dtype="server",
+        max_frames=max_frames,
+        max_pixels=max_pixels,
+        plan=None,
+        reason=f"served by {servers}; frame budget of profile {decision.profile.name}",
+        reason_ko=f"서버 {servers} 가 생성; 프레임 예산은 {decision.profile.name} 프로필",
+    )
+
+
 def sampling_spec(selection: Selection, request: DescribeRequest) -> video.SamplingSpec:
     return video.SamplingSpec(
         fps=request.fps, max_frames=selection.max_frames, max_pixels=selection.max_pixels
@@ -181,7 +216,12 @@ def open_backend(
     settings: Settings,
     progress: loader.Progress | None = None,
 ) -> generation.Backend:
-    """The backend that will answer: the selected model, loaded here (cached)."""
+    """The backend that will answer: a server (``--backend openai``, ``backends/remote.py``),
+    or the selected model loaded here (cached)."""
+    if settings.backend == "openai":
+        from captioner.backends import remote
+
+        return remote.backend_for(settings, chosen.model)
     loaded = loader.load(chosen.model_request(request, settings.hub_cache), progress)
     return generation.TransformersBackend(loaded)
 

@@ -93,6 +93,35 @@ def text_only_model(label: str | None = None) -> UnsupportedInput:
     )
 
 
+# --- an inference server (the OpenAI-compatible backend) ------------------------------------
+class ServerError(CaptionerError):
+    """The inference server refused or failed a request (not a bug in this app)."""
+
+    code = "server"
+
+
+class ServerUnavailable(ServerError):
+    code = "server_unavailable"
+
+
+class ServerBusy(ServerError):
+    """429 / 503 still after the retries."""
+
+    code = "server_busy"
+
+
+class ServerAuthError(ServerError):
+    code = "server_auth"
+
+
+class ModelNotServed(ServerError):
+    code = "model_not_served"
+
+
+class ContextTooLong(ServerError):
+    code = "context_too_long"
+
+
 class InvalidRequest(CaptionerError):
     """A bad option (negative frames, unknown preset, bad --simulate-gpu string...)."""
 

@@ -504,6 +504,18 @@ def mask_stats(
     return vocab_tables(tokenizer, rows).masks_for(not allow_hanja, block_kana).stats
 
 
+def bias_token_ids(tokenizer, *, allow_hanja: bool = False, block_kana: bool = True) -> list[int]:
+    """The ids a server can block with ``logit_bias`` (a static mask, for the OpenAI-compatible
+    backend): tokens that contain a blocked character or end in bytes that can only become
+    one, whatever comes before them. What a static bias cannot do: the pending-prefix rule
+    above (a kept lead byte completed into Han by a continuation token, e.g. E4 + B8 80 = 一)
+    and broken UTF-8, which the local processor also blocks; padding rows are left out
+    (servers refuse ids past the tokenizer)."""
+    vocab = vocab_tables(tokenizer)
+    masks = vocab.masks_for(not allow_hanja, block_kana)
+    return sorted(i for i, token in vocab.analysis.items() if masks._rest_blocked(token))
+
+
 # --- the logits processor ----------------------------------------------------------------------
 def logits_processor(
     tokenizer,

@@ -27,6 +27,18 @@ Environment variables (flags override them; README lists them too):
     CAPTIONER_REVIEWERS        private review logins, "name:password,name2:password2"
     CAPTIONER_REVIEW_PASSWORD  one password for private review (any login name)
     CAPTIONER_REVIEW_ORG       on a Space: Hugging Face organisation whose members review
+    CAPTIONER_BACKEND          local (a model loaded here) or openai (an OpenAI-compatible server);
+                               default: openai when CAPTIONER_BASE_URL is set, else local
+    CAPTIONER_BASE_URL         the server's replicas, comma-separated (http://gpu1:8000/v1,...)
+    CAPTIONER_API_KEY_ENV      the variable holding the server's API key (OPENAI_API_KEY)
+    CAPTIONER_SERVER_KIND      auto (asked from the server), vllm, sglang, transformers, openai
+    CAPTIONER_VIDEO_TRANSPORT  auto, data (base64 in the request), path (CAPTIONER_MEDIA_DIR,
+                               a folder the server sees too) or url (CAPTIONER_MEDIA_URL)
+    CAPTIONER_MEDIA_DIR        shared folder for the path transport
+    CAPTIONER_MEDIA_URL        base URL at which the server reaches this app's clip server
+    CAPTIONER_CONCURRENCY      requests in flight at once with a server backend (page: 8)
+    CAPTIONER_REQUEST_TIMEOUT_S   one request to the server, connection to last token (600)
+    CAPTIONER_MAX_RETRIES      retries of a 429/503/unreachable server before failing (4)
     SPACE_ID                   set by Hugging Face on Spaces
     GRADIO_SERVER_NAME / GRADIO_SERVER_PORT   host and port of the page
     SPACES_ZERO_GPU            set by Hugging Face on ZeroGPU Spaces
@@ -78,6 +90,18 @@ class Settings:
     reviewers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (login, password)
     review_org: str | None = None  # a Space's reviewers: members of this organisation
     on_space: bool = False
+    # --- where answers come from (captioner/backends/) ----------------------------------------
+    backend: str = "local"  # "local": loaded here | "openai": an OpenAI-compatible server
+    base_urls: tuple[str, ...] = ()  # the server's replicas, each ending in /v1
+    api_key_env: str = "OPENAI_API_KEY"  # the variable the key was read from (never the key)
+    api_key: str | None = field(default=None, repr=False)
+    server_kind: str = "auto"  # auto | vllm | sglang | transformers | openai (backends/dialects)
+    video_transport: str = "auto"  # auto | data | path | url (backends/transport)
+    media_dir: Path | None = None  # path transport: a folder the server sees at the same path
+    media_url: str | None = None  # url transport: how the server reaches our clip server
+    concurrency: int = 8  # requests in flight at once with a server (the page's limit)
+    request_timeout_s: float = 600.0
+    max_retries: int = 4
 
     @functools.cached_property
     def hardware(self) -> hardware.Hardware:
@@ -138,7 +162,16 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         ),  # fmt: skip
         "review_org": env.get("CAPTIONER_REVIEW_ORG", "").strip() or None,
         "on_space": bool(env.get("SPACE_ID")),
+        "base_urls": _urls(env.get("CAPTIONER_BASE_URL", "").split(",")),
+        "server_kind": env.get("CAPTIONER_SERVER_KIND", "").strip().lower() or "auto",
+        "video_transport": env.get("CAPTIONER_VIDEO_TRANSPORT", "").strip().lower() or "auto",
+        "media_dir": _path(env.get("CAPTIONER_MEDIA_DIR")),
+        "media_url": env.get("CAPTIONER_MEDIA_URL", "").strip().rstrip("/") or None,
+        "concurrency": int(_number(env, "CAPTIONER_CONCURRENCY", 8)),
+        "request_timeout_s": _number(env, "CAPTIONER_REQUEST_TIMEOUT_S", 600),
+        "max_retries": _count(env, "CAPTIONER_MAX_RETRIES", 4),
     }
+    backend_env = env.get("CAPTIONER_BACKEND", "").strip().lower()
     if values["review_mode"] not in ("auto", "public", "private", "local"):
         raise InvalidRequest(
             "CAPTIONER_REVIEW 는 auto, public, private, local 중 하나입니다.",
@@ -147,6 +180,14 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
     if values["zero_gpu"]:
         values["simulate_gpu"] = env.get("CAPTIONER_ZEROGPU", "").strip() or ZEROGPU_SLICE
     values.update(_flags(flags, values))
+    backend = values.get("backend") if "backend" in flags and flags["backend"] else backend_env
+    values["backend"] = backend or ("openai" if values["base_urls"] else "local")
+    # the key is read from the variable the settings name, here, and never logged (repr=False)
+    values["api_key_env"] = (
+        flags.get("api_key_env") or env.get("CAPTIONER_API_KEY_ENV", "").strip() or "OPENAI_API_KEY"
+    )
+    values["api_key"] = env.get(values["api_key_env"], "").strip() or None
+    _check_backend(values)
     return Settings(**values)
 
 
@@ -164,6 +205,10 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             out["db_path"] = None if str(value).strip().lower() in OFF_VALUES else Path(value)
         elif name in ("models", "adapters"):
             out[name] = tuple(value) or values[name]
+        elif name == "media_dir":
+            out["media_dir"] = Path(value)
+        elif name == "base_url":
+            out["base_urls"] = _urls(value) or values["base_urls"]
         elif name == "review_password":
             out["reviewers"] = values["reviewers"] + (("*", str(value)),)
         elif name in known:
@@ -188,6 +233,50 @@ def _flags(flags: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 
 def _list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _urls(items) -> tuple[str, ...]:
+    """Base URLs as the OpenAI client wants them: no trailing slash, ending in /v1 (added to
+    a bare http://host:port), each once."""
+    out: list[str] = []
+    for item in items:
+        url = str(item).strip().rstrip("/")
+        if not url:
+            continue
+        if not url.startswith(("http://", "https://")):
+            raise InvalidRequest(
+                f"서버 주소는 http:// 또는 https:// 로 시작해야 합니다: {url}",
+                f"A server URL starts with http:// or https://: {url}",
+            )
+        if url.count("/") == 2:  # scheme://host[:port] only
+            url += "/v1"
+        if url not in out:
+            out.append(url)
+    return tuple(out)
+
+
+def _check_backend(values: dict[str, Any]) -> None:
+    choices = {
+        "backend": ("local", "openai"),
+        "server_kind": ("auto", "vllm", "sglang", "transformers", "openai"),
+        "video_transport": ("auto", "data", "path", "url"),
+    }
+    for name, allowed in choices.items():
+        if values[name] not in allowed:
+            raise InvalidRequest(
+                f"{name} 는 {', '.join(allowed)} 중 하나입니다: {values[name]}",
+                f"{name} is one of {', '.join(allowed)}: {values[name]}",
+            )
+    if values["backend"] == "openai" and not values["base_urls"]:
+        raise InvalidRequest(
+            "OpenAI 호환 백엔드에는 서버 주소가 필요합니다 (--base-url 또는 CAPTIONER_BASE_URL).",
+            "The openai backend needs a server URL (--base-url or CAPTIONER_BASE_URL).",
+        )
+    if values["max_retries"] < 0 or values["concurrency"] < 1:
+        raise InvalidRequest(
+            "재시도 횟수는 0 이상, 동시 요청 수는 1 이상이어야 합니다.",
+            "Retries must be 0 or more and concurrency 1 or more.",
+        )
 
 
 def _reviewers(pairs: str, password: str) -> tuple[tuple[str, str], ...]:
@@ -240,6 +329,19 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
             f"Environment variable {name}='{raw}' is not a number.",
         ) from None
     return _positive(name, value)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number >= 0 (0 is meaningful: no retries)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise InvalidRequest(
+            f"환경 변수 {name}의 값 '{raw}'은(는) 0 이상의 정수여야 합니다.",
+            f"Environment variable {name}='{raw}' must be a whole number >= 0.",
+        )
+    return int(raw)
 
 
 def _positive(name: str, value: float) -> float:

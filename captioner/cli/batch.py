@@ -4,6 +4,8 @@ A batch that finished but had failed runs exits 2 (1 when one of them was an int
 error), after its summary. The work itself is ``captioner/batch.py``.
 
     python -m captioner batch clips/ --preset detail --model A --model B --out results/
+    python -m captioner batch clips/ --backend openai --base-url http://gpu1:8000/v1 \
+        --base-url http://gpu2:8000/v1 --concurrency 8 --out results/
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ def register(sub) -> None:
     batch.add_argument("--vtt", action="store_true", help="WebVTT files for timeline runs")
     batch.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument("--concurrency", type=int, default=1, metavar="N",
+                       help="combinations in flight at once (for a server backend; default 1)")  # fmt: skip
     common.add_db_argument(batch)
+    common.add_backend_arguments(batch)
     batch.set_defaults(run=run)
 
 
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             "배치는 실행 기록에 결과를 남기므로 --db off 로는 실행할 수 없습니다.",
             "A batch keeps its results in the run log: it cannot run with --db off.",
         )
+    if args.concurrency < 1:
+        raise InvalidRequest("--concurrency 는 1 이상입니다.", "--concurrency is 1 or more.")
     options = Options(
         max_new_tokens=args.max_new_tokens, seed=args.seed, temperature=args.temperature
     )
@@ -96,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 vtt=args.vtt,
                 progress=progress,
                 recursive=args.recursive,
+                concurrency=args.concurrency,
                 **fields,
             )
         finally:

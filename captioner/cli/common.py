@@ -61,6 +61,7 @@ def settings(args: argparse.Namespace) -> Settings:
         profile=getattr(args, "profile", None),
         db=getattr(args, "db", None),
         simulate_gpu=getattr(args, "simulate_gpu", None),
+        **{name: getattr(args, name, None) for name in BACKEND_SETTINGS},
     )
     video.set_cache_limit(built.clip_cache_bytes)
     return built
@@ -108,6 +109,24 @@ def add_profile_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile", help="force a GPU profile (default: detected; also CAPTIONER_PROFILE)"
     )
+
+
+BACKEND_SETTINGS = ("backend", "base_url", "api_key_env", "server_kind", "video_transport",
+                    "concurrency")  # fmt: skip
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where answers come from: this process, or an OpenAI-compatible server."""
+    parser.add_argument("--backend", choices=("local", "openai"),
+                        help="local model (default) or an OpenAI-compatible server (CAPTIONER_BACKEND)")  # fmt: skip
+    parser.add_argument("--base-url", action="append", metavar="URL",
+                        help="the server, e.g. http://gpu1:8000/v1; repeat for replicas (CAPTIONER_BASE_URL)")  # fmt: skip
+    parser.add_argument("--api-key-env", metavar="NAME",
+                        help="environment variable holding the server's API key (OPENAI_API_KEY)")  # fmt: skip
+    parser.add_argument("--server-kind", choices=("auto", "vllm", "sglang", "transformers", "openai"),
+                        help="the server's dialect (default: asked from the server)")  # fmt: skip
+    parser.add_argument("--video-transport", choices=("auto", "data", "path", "url"),
+                        help="how clips reach the server (CAPTIONER_VIDEO_TRANSPORT)")  # fmt: skip
 
 
 def add_precision_argument(parser: argparse.ArgumentParser) -> None:

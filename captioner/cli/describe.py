@@ -69,6 +69,7 @@ def add_generation_args(parser: argparse.ArgumentParser, presets: bool = True) -
     parser.add_argument("--json", action="store_true", help="end with one JSON record on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     common.add_db_argument(parser)
+    common.add_backend_arguments(parser)
 
 
 def request_from(args: argparse.Namespace):
@@ -229,6 +230,9 @@ def _show(event, args, record: dict, say) -> int | None:
                 decode_backend=clip.backend,
                 decode_retry=clip.retry_reason,
             )
+            seen = getattr(backend, "frame_times", None)  # a server's own stamps (backends/)
+            if seen is not None:
+                record["frame_times_seen"] = [round(t, 3) for t in seen(clip)]
     elif kind == "thinking":
         print(_terminal(event.text, sys.stderr), end="", file=sys.stderr, flush=True)
     elif kind == "text":

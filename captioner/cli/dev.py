@@ -25,6 +25,11 @@ def register(sub) -> None:
     bench.add_argument("--korean", action="store_true",
                        help="the Korean mask's cost per token against a real-size decoding step")  # fmt: skip
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--levels", default="1,4,8",
+                       help="with --backend openai: requests in flight to compare (1,4,8)")  # fmt: skip
+    bench.add_argument("--clips", type=int, default=8, help="with --backend openai: clips per run")
+    bench.add_argument("--rounds", type=int, default=3, help="with --backend openai: rounds")
+    common.add_backend_arguments(bench)
     bench.set_defaults(run=bench_)
 
 
@@ -43,6 +48,15 @@ def bench_(args: argparse.Namespace) -> int:
     common.quiet_libraries(args)
     if args.korean:
         report = measure.korean_mask_overhead()
+    elif args.backend == "openai" or args.base_url:
+        from captioner.dev import serving
+
+        settings = common.settings(args)
+        report = serving.report(
+            settings, args.model, args.video or str(bench.ASSET_CLIP),
+            levels=tuple(int(n) for n in args.levels.split(",")), clips=args.clips,
+            rounds=args.rounds, max_new_tokens=args.max_new_tokens,
+        )  # fmt: skip
     elif args.model:
         settings = common.settings(args)
         report = bench.report(

@@ -24,6 +24,7 @@ def register(sub) -> None:
         help='pretend this GPU is present, e.g. "Tesla T4:15:7.5"',
     )
     common.add_profile_argument(parser)
+    common.add_backend_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -31,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     decision = settings.decide()
     report = report_for(decision)
+    report["backend"] = backend_report(settings)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return common.EXIT_OK
@@ -44,7 +46,41 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"{'':<17}  {item['plan']}")
     print(f"{'':<17}  frames ≤ {report['max_frames']}, {report['max_pixels']} px/frame")
+    _print_backend(report["backend"])
     return common.EXIT_OK
+
+
+def backend_report(settings) -> dict:
+    """Where answers come from; for a server: each replica's kind, models and whether it
+    answers (asked now, a few seconds at most per replica)."""
+    if settings.backend != "openai":
+        return {"backend": "local"}
+    from captioner.backends import remote
+
+    infos = remote.deployment(settings).infos(refresh=True)
+    return {
+        "backend": "openai",
+        "api_key_env": settings.api_key_env,
+        "api_key_set": settings.api_key is not None,  # never the key itself
+        "video_transport": settings.video_transport,
+        "servers": [info.to_dict() for info in infos],
+    }
+
+
+def _print_backend(report: dict) -> None:
+    if report["backend"] != "openai":
+        print("백엔드 / backend    : local (this process loads the model)")
+        return
+    key = "set" if report["api_key_set"] else "not set"
+    print(f"백엔드 / backend    : openai · key ${report['api_key_env']} {key}")
+    for server in report["servers"]:
+        state = "응답함 / answers" if server["answers"] else "응답 없음 / no answer"
+        print(f"  {server['url']} · {server['kind']} · {state}")
+        for model in server["models"]:
+            length = f" · max_model_len {model['max_model_len']}" if model["max_model_len"] else ""
+            print(f"    {model['id']}{length}")
+        if server["problem"]:
+            print(f"    ({server['problem']})")
 
 
 def report_for(decision) -> dict:

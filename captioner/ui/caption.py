@@ -44,7 +44,10 @@ def profile_choices(settings: Settings, lang: str) -> list[tuple[str, str]]:
 
 def model_choices(settings: Settings, profile: str | None, lang: str) -> list[tuple[str, str]]:
     """The operator's models first, then the catalog models that fit the profile (the
-    recommended ones first). The page offers nothing else: a typed value is refused."""
+    recommended ones first); with a server backend, the models the server lists. The page
+    offers nothing else: a typed value is refused."""
+    if settings.backend == "openai":
+        return _served_choices(settings, lang)
     decision = settings.decide(profile)
     recommended = (decision.video.model, decision.text.model)
     fitting = []
@@ -72,7 +75,22 @@ def check_offered(settings: Settings, form: Form) -> None:
         raise InvalidRequest(t("adapter_not_offered", "ko"), t("adapter_not_offered", "en"))
 
 
+def _served_choices(settings: Settings, lang: str) -> list[tuple[str, str]]:
+    from captioner.backends import remote
+
+    listed = remote.deployment(settings).model_ids()
+    names = list(settings.models) + [m for m in listed if m not in settings.models]
+    return [(f"{name} ({t('served_model', lang)})", name) for name in names]
+
+
 def default_model(settings: Settings, profile: str | None) -> str:
+    if settings.backend == "openai":
+        from captioner.backends import remote
+
+        try:
+            return remote.default_model(settings)
+        except CaptionerError:
+            return ""  # the preview says why
     return settings.models[0] if settings.models else settings.decide(profile).video.model
 
 
@@ -87,6 +105,9 @@ def preview(settings: Settings, profile: str | None, model: str | None, lang: st
     if plan is not None:
         lines.append(t("plan_memory", lang, weights=plan.weight_bytes / GiB,
                        total=plan.total_bytes / GiB, available=plan.available_bytes / GiB,
+                       frames=chosen.max_frames))  # fmt: skip
+    elif settings.backend == "openai":
+        lines.append(t("plan_remote", lang, servers=", ".join(settings.base_urls),
                        frames=chosen.max_frames))  # fmt: skip
     else:
         lines.append(t("plan_local", lang))
@@ -206,6 +227,8 @@ def final_texts(event, lang_of_form: str) -> dict[str, dict[str, str]]:
             check = event.korean
             if check is not None and check.warning_ko:
                 metrics += f"\n\n⚠️ {pick(check.warning_ko, check.warning_en or '', lang)}"
+            if event.sampling.get("korean_guarantee") is False:  # a server without the mask
+                metrics += f"\n\nℹ️ {t('korean_bias_off', lang)}"
             texts["status"][lang] = t("status_stopped" if stopped else "status_done", lang)
             texts["metrics"][lang] = metrics
         elif getattr(event, "kind", None) == "error":
@@ -258,6 +281,8 @@ def stream(
             check = event.korean
             if check is not None and check.warning_ko:
                 metrics += f"\n\n⚠️ {pick(check.warning_ko, check.warning_en or '', lang)}"
+            if event.sampling.get("korean_guarantee") is False:  # a server without the mask
+                metrics += f"\n\nℹ️ {t('korean_bias_off', lang)}"
             status = t("status_stopped" if stopped else "status_done", lang)
             yield UiState(status, event.answer, event.thinking, metrics, done=True, event=event)
         elif kind == "error":

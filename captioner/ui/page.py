@@ -115,6 +115,14 @@ def build(settings: Settings):
     return demo
 
 
+def _generation_slots(settings: Settings) -> dict:
+    """How many generations run at once: one for a model loaded here (they share it), or
+    ``settings.concurrency`` for a server, which batches them itself; the queue size still
+    bounds how many wait."""
+    limit = settings.concurrency if settings.backend == "openai" else 1
+    return {"concurrency_limit": limit, "concurrency_id": "gpu"}
+
+
 def _session(request) -> str:
     return getattr(request, "session_hash", None) or "api"
 
@@ -275,9 +283,8 @@ def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_
                  outputs["last_run"]],
         api_name="describe",
         show_progress_on=[outputs["status"]],  # the answer stays readable while it streams
-        concurrency_limit=1,
-        concurrency_id="gpu",
         validator=one_job,
+        **_generation_slots(settings),
     )  # fmt: skip
 
     def stop_request(request: gr.Request):
@@ -672,7 +679,7 @@ def _review_events(gr, settings: Settings, stops, c: dict, inputs: dict, languag
                         [inputs["video"], language, c["blind"], *(inputs[k] for k in _COMPARE_BASE),
                          *c["configs"]],
                         [c["left_md"], c["right_md"], c["compare_status"], c["pair"]],
-                        concurrency_limit=1, concurrency_id="gpu", validator=one_job, **hidden)  # fmt: skip
+                        validator=one_job, **_generation_slots(settings), **hidden)  # fmt: skip
     c["load_two"].click(load_two, [c["left_id"], c["right_id"], c["blind"], language],
                         [c["left_md"], c["right_md"], c["compare_status"], c["pair"]], **hidden)  # fmt: skip
     c["rate_both"].click(rate_both, [c["pair"], c["left_score"], c["right_score"], c["blind"], language],
