@@ -134,13 +134,7 @@ def select(request: DescribeRequest, settings: Settings) -> Selection:
         raise errors.text_only_model(spec.label if spec else model)
     sees_video = spec.supports_video if spec is not None else wants_video
     precision = request.precision or decision.default(sees_video).precision
-    max_frames = request.max_frames or decision.max_frames
-    max_pixels = request.max_pixels or decision.max_pixels
-    if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
-        raise InvalidRequest(
-            "프레임 수, 해상도, fps 는 양수여야 합니다.",
-            "Frames, resolution and fps must be positive.",
-        )
+    max_frames, max_pixels = _frame_budget(request, decision)
     reason, reason_ko = decision.reason, decision.reason_ko
     plan = None
     if spec is not None:
@@ -182,13 +176,7 @@ def _select_served(
     spec = catalog.find(model)
     if request.video is not None and loader.sees_video(model) is False:
         raise errors.text_only_model(spec.label if spec else model)
-    max_frames = request.max_frames or decision.max_frames
-    max_pixels = request.max_pixels or decision.max_pixels
-    if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
-        raise InvalidRequest(
-            "프레임 수, 해상도, fps 는 양수여야 합니다.",
-            "Frames, resolution and fps must be positive.",
-        )
+    max_frames, max_pixels = _frame_budget(request, decision)
     servers = ", ".join(settings.base_urls)
     return Selection(
         decision=decision,
@@ -202,6 +190,18 @@ def _select_served(
         reason=f"served by {servers}; frame budget of profile {decision.profile.name}",
         reason_ko=f"서버 {servers} 가 생성; 프레임 예산은 {decision.profile.name} 프로필",
     )
+
+
+def _frame_budget(request: DescribeRequest, decision: profiles.Decision) -> tuple[int, int]:
+    """(frames, pixels per frame): the request's, else the decision's; positive."""
+    max_frames = request.max_frames or decision.max_frames
+    max_pixels = request.max_pixels or decision.max_pixels
+    if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
+        raise InvalidRequest(
+            "프레임 수, 해상도, fps 는 양수여야 합니다.",
+            "Frames, resolution and fps must be positive.",
+        )
+    return max_frames, max_pixels
 
 
 def sampling_spec(selection: Selection, request: DescribeRequest) -> video.SamplingSpec:

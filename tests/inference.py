@@ -16,7 +16,7 @@ from appserver import free_port
 
 
 @contextmanager
-def transformers_serve(home: Path, *extra: str, timeout: float = 120):
+def transformers_serve(home: Path, *extra: str, timeout: float = 300):
     """Yields the base URL (http://127.0.0.1:PORT/v1) once /health answers."""
     port = free_port()
     (home / "hub").mkdir(parents=True, exist_ok=True)  # its /v1/models scans this cache

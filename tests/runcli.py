@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BBB = ROOT / "assets" / "bigbuckbunny.mp4"
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     if "CAPTIONER_PROFILE" not in (env or {}):
         full_env.pop("CAPTIONER_PROFILE", None)

@@ -216,7 +216,7 @@ def safe_markdown(text: str) -> str:
     )
 
 
-def final_texts(event, lang_of_form: str) -> dict[str, dict[str, str]]:
+def final_texts(event) -> dict[str, dict[str, str]]:
     """The status and metrics lines of a finished run in both languages, so the page can show
     them again in whichever language the switch selects later."""
     texts: dict[str, dict[str, str]] = {"status": {}, "metrics": {}}
@@ -276,15 +276,9 @@ def stream(
             yield UiState(t("status_generate", lang), "".join(answer), "".join(thinking),
                           event=event)  # fmt: skip
         elif kind == "done":
-            stopped = event.metrics.finish_reason == "stopped"
-            metrics = event.metrics.line(lang)
-            check = event.korean
-            if check is not None and check.warning_ko:
-                metrics += f"\n\n⚠️ {pick(check.warning_ko, check.warning_en or '', lang)}"
-            if event.sampling.get("korean_guarantee") is False:  # a server without the mask
-                metrics += f"\n\nℹ️ {t('korean_bias_off', lang)}"
-            status = t("status_stopped" if stopped else "status_done", lang)
-            yield UiState(status, event.answer, event.thinking, metrics, done=True, event=event)
+            shown = final_texts(event)
+            yield UiState(shown["status"][lang], event.answer, event.thinking,
+                          shown["metrics"][lang], done=True, event=event)  # fmt: skip
         elif kind == "error":
             yield UiState(error_markdown(event.error, lang), text, reasoning, done=True,
                           error=True, event=event)  # fmt: skip

@@ -384,7 +384,7 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
                            "frames": frames.strip_for_clip(event.clip)}  # fmt: skip
                 if state.done:
                     run = {**run, "answer": state.answer if not state.error else "",
-                           "texts": caption.final_texts(event, filled.lang)}  # fmt: skip
+                           "texts": caption.final_texts(event)}  # fmt: skip
                 yield (state.status, caption.safe_markdown(state.answer),
                        caption.safe_markdown(state.thinking), state.metrics, run)  # fmt: skip
         finally:

@@ -173,5 +173,5 @@ def test_the_page_through_the_server_serves_visitors_at_once(serve_url, tiny_vl,
             for _ in range(2)
         ]
         for job in jobs:
-            status, answer, _thinking, metrics, *_ = job.result(timeout=180)
+            status, answer, _thinking, metrics, *_ = job.result(timeout=600)
             assert "6" in metrics and "\ufffd" not in answer
