@@ -33,3 +33,14 @@ def test_the_best_cut_is_the_strongest_inside_the_range():
     assert cuts.best_cut(times, scores, 10.0, 11.5) == (11.0, 0.6)  # 12.0 is outside
     assert cuts.best_cut(times, [0.1] * 5, 10.0, 12.5) is None  # nothing above threshold
     assert len(cuts.scores(np.zeros((1, 4, 4, 3), dtype=np.uint8))) == 0
+
+
+def test_a_cut_to_the_same_colours_counts_when_it_stands_out():
+    """A reframed shot keeps the palette; it is the one big change among small ones."""
+    y, x = np.mgrid[0:32, 0:64]
+    base = np.stack([x * 4, y * 8, 128 + 100 * np.sin(x / 5.0)], axis=2).astype(np.uint8)
+    shot = [np.roll(base, k, axis=1) for k in range(6)]  # a slow pan: small steady changes
+    flipped = [np.roll(base[::-1], k, axis=1) for k in range(6)]
+    scores = cuts.scores(np.stack(shot + flipped))
+    assert scores[5] > cuts.THRESHOLD  # the flip
+    assert max(np.delete(scores, 5)) < cuts.THRESHOLD
