@@ -121,6 +121,7 @@ def write_random_vl(folder: str | Path, model_id: str = "Qwen/Qwen3-VL-2B-Instru
     with torch.device("meta"):
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
     model.to_empty(device="cpu")
+    model.tie_weights()  # to_empty unties lm_head from the embeddings (622 MB saved twice)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for param in model.parameters():
