@@ -18,7 +18,10 @@
   which is safe between threads). ``stop`` ends what is in flight after its current step.
 - At the end: a summary (done / skipped / failed, per-model load time against total time)
   and exports of the batch's runs (CSV, JSONL, HTML); with ``srt`` / ``vtt``, subtitle files
-  for timeline-preset runs (a parse failure is reported, not fatal).
+  for timeline-preset runs and long-video runs (a parse failure is reported, not fatal).
+- Long videos (``captioner/longvideo``) are captioned in windows (``long=True`` forces it,
+  ``long=False`` never); a long run that stopped or failed is resumed from its finished
+  windows instead of started again.
 """
 
 from __future__ import annotations
@@ -379,7 +382,7 @@ def _replica_counts(settings: Settings) -> dict[str, int]:
 def _one(request, log, access, stats: ModelStats, stop, settings: Settings, known_error=None):
     """(outcome, run id, error, user_error) for one combination; outcome is "skipped",
     "done", "stopped" or "failed"."""
-    from captioner import engine
+    from captioner import longvideo
 
     prior = log.find_done(runlog.config_key(request), access=access)
     if prior is not None:
@@ -393,9 +396,16 @@ def _one(request, log, access, stats: ModelStats, stop, settings: Settings, know
     last = None
     load_started = None
     try:
-        events = engine.describe(request, settings, stop=stop)
+        events = longvideo.describe(request, settings, stop=stop)
+        resumed = longvideo.resume(events, log, access, request)
         for event in runlog.record(
-            events, request, log=log, source="batch", access=access, on_start=run_ids.append
+            events,
+            request,
+            log=log,
+            source="batch",
+            access=access,
+            on_start=run_ids.append,
+            resume_run=resumed,
         ):
             kind = getattr(event, "kind", None)
             if kind == "status" and getattr(event, "stage", None) == "load":
@@ -449,7 +459,7 @@ def _write_outputs(
     if srt or vtt:
         timeline = _timeline_presets()
         for run in runs:
-            if run.status != "done" or run.preset not in timeline:
+            if run.status != "done" or (run.preset not in timeline and not run.windows):
                 continue
             try:
                 cues = subtitles.parse(run.answer, run.video_duration_s)

@@ -43,6 +43,8 @@ class DescribeRequest:
     options: Options = field(default_factory=Options)  # options.allow_hanja: Han allowed
     style: str = prompts.DEFAULT_STYLE  # "hamnida" 합니다체 | "haeyo" 해요체 (or the Korean label)
     length: str = prompts.DEFAULT_LENGTH  # "short" 짧게 | "normal" 보통 | "long" 자세히
+    # long videos in windows (captioner/longvideo): None decides by the video's length
+    long: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from captioner import errors
 from captioner.errors import InvalidRequest
+from captioner.subtitles import clock_text
 
 SYSTEM_PROMPT = (
     "당신은 영상을 한국어로 정확하고 자세하게 설명하는 전문 캡셔너입니다. "
@@ -212,3 +213,48 @@ def render(processor, messages: list[dict], thinking_style: str, think: bool | N
         add_generation_prompt=True,
         **template_kwargs(thinking_style, think),
     )
+
+
+# --- long videos (captioner/longvideo): one timeline prompt per window, then one merge -----
+WINDOW_NOTE = (
+    "이 영상은 전체 길이 {total}인 긴 영상 중 {start}부터 {end}까지의 구간입니다. 프레임 앞의 "
+    "시각 표시는 전체 영상 기준이니, 타임라인의 시각도 전체 영상 기준으로 {start}~{end} "
+    "사이에서 적어 주세요."
+)
+MERGE_INTRO = (
+    "아래는 길이 {total}인 영상을 {count}개 구간으로 나누어 구간마다 쓴 장면별 설명입니다. "
+    "시각은 모두 전체 영상 기준입니다."
+)
+MERGE_TASK = (
+    "이 설명들을 바탕으로 두 부분으로 답해 주세요.\n"
+    "1. 영상 전체를 요약하는 한 문단.\n"
+    "2. 겹치거나 반복되는 장면을 하나로 합친 전체 타임라인. 각 줄은 'MM:SS-MM:SS 설명' 형식으로 "
+    "시간 순서대로 쓰고, 시각은 00:00부터 {total} 사이만 써 주세요."
+)
+MERGE_MISSING = "(이 구간은 처리하지 못해 설명이 없습니다.)"
+MERGE_SECTION_CHARS = 1500  # per window: 20 windows stay within a few thousand tokens
+
+
+def window_prompt(base: str, start_s: float, end_s: float, duration_s: float) -> str:
+    """The timeline prompt for one window, told where the window sits in the whole video."""
+    note = WINDOW_NOTE.format(
+        total=clock_text(duration_s), start=clock_text(start_s), end=clock_text(end_s)
+    )
+    return f"{note}\n\n{base}"
+
+
+def merge_prompt(
+    sections: list[tuple[float, float, str | None]], duration_s: float, request: str | None = None
+) -> str:
+    """The text-only prompt that merges window captions ``(start, end, text or None)`` into
+    an overall description and one timeline; ``request``: the user's own prompt, if any."""
+    total = clock_text(duration_s)
+    parts = [MERGE_INTRO.format(total=total, count=len(sections))]
+    for k, (start, end, text) in enumerate(sections, 1):
+        body = (text or "").strip()[:MERGE_SECTION_CHARS] or MERGE_MISSING
+        parts.append(f"[구간 {k} · {clock_text(start)}-{clock_text(end)}]\n{body}")
+    task = MERGE_TASK.format(total=total)
+    if request and request.strip():
+        task += f"\n사용자 요청도 반영해 주세요: {request.strip()}"
+    parts.append(task)
+    return "\n\n".join(parts)

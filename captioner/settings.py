@@ -15,6 +15,11 @@ Environment variables (flags override them; README lists them too):
     CAPTIONER_MAX_DURATION_S   longest video (1200)
     CAPTIONER_DECODE_TIMEOUT_S decoding deadline per video (120)
     CAPTIONER_CLIP_CACHE_MB    decoded clips kept in memory (512)
+    CAPTIONER_LONG_SECONDS_PER_FRAME  a video is long (captioned in windows) when one pass
+                               would see fewer than one frame per this many seconds (10)
+    CAPTIONER_LONG_MAX_DURATION_S     longest video captioned in windows (10800)
+    CAPTIONER_LONG_PREFETCH    decode the next window while one generates: auto (on a GPU or
+                               4+ CPU cores), on, off
     CAPTIONER_DB               run log file; "off" disables it
     CAPTIONER_LIBRARY          folder of the review library's videos (next to the run log)
     CAPTIONER_LIBRARY_MAX_GB   the library's size budget (20); oldest unrated videos go first
@@ -72,6 +77,9 @@ class Settings:
     adapters: tuple[str, ...] = ()  # LoRA adapters the page may load (nothing else)
     limits: VideoLimits = field(default_factory=VideoLimits)
     clip_cache_bytes: int = 512 * MiB
+    long_seconds_per_frame: float = 10.0  # windowed above this spacing (captioner/longvideo)
+    long_max_duration_s: float = 3 * 3600.0  # windows make videos longer than limits allow
+    long_prefetch: str = "auto"  # "auto" | "on" | "off": decode window k+1 during window k
     db_path: Path | None = None  # the run log; None: not recorded
     library_dir: Path | None = None  # review library videos; None: next to the run log
     library_max_bytes: int = 20 * 10**9  # sensible on a Space's 50 GB persistent disk
@@ -140,6 +148,9 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
             decode_timeout_s=_number(env, "CAPTIONER_DECODE_TIMEOUT_S", 120),
         ),
         "clip_cache_bytes": int(_number(env, "CAPTIONER_CLIP_CACHE_MB", 512) * MiB),
+        "long_seconds_per_frame": _number(env, "CAPTIONER_LONG_SECONDS_PER_FRAME", 10),
+        "long_max_duration_s": _number(env, "CAPTIONER_LONG_MAX_DURATION_S", 3 * 3600),
+        "long_prefetch": env.get("CAPTIONER_LONG_PREFETCH", "").strip().lower() or "auto",
         "db_path": _db_path(env, data, cache_home),
         "library_dir": _path(env.get("CAPTIONER_LIBRARY")),
         "library_max_bytes": int(_number(env, "CAPTIONER_LIBRARY_MAX_GB", 20) * 10**9),
@@ -176,6 +187,11 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         raise InvalidRequest(
             "CAPTIONER_REVIEW 는 auto, public, private, local 중 하나입니다.",
             "CAPTIONER_REVIEW is one of auto, public, private, local.",
+        )
+    if values["long_prefetch"] not in ("auto", "on", "off"):
+        raise InvalidRequest(
+            "CAPTIONER_LONG_PREFETCH 는 auto, on, off 중 하나입니다.",
+            "CAPTIONER_LONG_PREFETCH is one of auto, on, off.",
         )
     if values["zero_gpu"]:
         values["simulate_gpu"] = env.get("CAPTIONER_ZEROGPU", "").strip() or ZEROGPU_SLICE

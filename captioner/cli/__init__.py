@@ -19,9 +19,9 @@ import logging
 import sys
 
 from captioner import __version__
-from captioner.cli import batch, common, describe, dev, doctor, review
+from captioner.cli import batch, common, describe, dev, doctor, longdev, review
 
-COMMANDS = (doctor, describe, batch, review, dev)
+COMMANDS = (doctor, describe, batch, review, dev, longdev)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from typing import Any
 
 from captioner import prompts
 from captioner.cli import common
+from captioner.cli.describe import add_long_args
 
 
 def register(sub) -> None:
@@ -42,6 +43,7 @@ def register(sub) -> None:
     common.add_profile_argument(batch)
     common.add_precision_argument(batch)
     batch.add_argument("--system", help="system prompt (default: the Korean one)")
+    add_long_args(batch)
     batch.add_argument("--recursive", action="store_true", help="scan folders recursively")
     batch.add_argument("--srt", action="store_true", help="SRT files for timeline runs")
     batch.add_argument("--vtt", action="store_true", help="WebVTT files for timeline runs")
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens, seed=args.seed, temperature=args.temperature
     )
     fields: dict[str, Any] = {"options": options, "fps": args.fps}
-    for name in ("max_frames", "max_pixels", "precision", "system"):
+    for name in ("max_frames", "max_pixels", "precision", "system", "long"):
         value = getattr(args, name)
         if value is not None:
             fields[name] = value

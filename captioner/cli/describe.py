@@ -33,6 +33,9 @@ def register(sub) -> None:
     describe.add_argument("--max-pixels", type=int, help="pixels per frame (default: profile's)")
     describe.add_argument("--srt", metavar="FILE", help="write the timeline as SRT subtitles")
     describe.add_argument("--vtt", metavar="FILE", help="write the timeline as WebVTT subtitles")
+    add_long_args(describe)
+    describe.add_argument("--fresh", action="store_true",
+                          help="start a long video over instead of resuming its unfinished run")  # fmt: skip
     describe.set_defaults(run=run)
 
     ask = sub.add_parser("ask", help="a text prompt to a Qwen3 text model (no video)")
@@ -72,6 +75,15 @@ def add_generation_args(parser: argparse.ArgumentParser, presets: bool = True) -
     common.add_backend_arguments(parser)
 
 
+def add_long_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--long", dest="long", action="store_true", default=None,
+                       help="긴 영상: caption in windows merged into one timeline "
+                       "(default: automatic when one pass would see too few frames)")  # fmt: skip
+    group.add_argument("--no-long", dest="long", action="store_false",
+                       help="always one pass over the whole video")  # fmt: skip
+
+
 def request_from(args: argparse.Namespace):
     from captioner.engine import DescribeRequest
     from captioner.generation import Options
@@ -90,7 +102,11 @@ def request_from(args: argparse.Namespace):
     video_args = {}
     if args.command == "describe":
         video_args = dict(
-            video=args.video, fps=args.fps, max_frames=args.max_frames, max_pixels=args.max_pixels
+            video=args.video,
+            fps=args.fps,
+            max_frames=args.max_frames,
+            max_pixels=args.max_pixels,
+            long=args.long,
         )
     return DescribeRequest(
         prompt=args.prompt,
@@ -108,7 +124,7 @@ def request_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from captioner import engine
+    from captioner import longvideo
 
     settings = common.settings(args)
     common.quiet_libraries(args)
@@ -125,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
         "allow_hanja": request.options.allow_hanja,
     }
     interrupted = False
-    events = engine.describe(request, settings, progress=lambda _f, m: say(m), stop=stop)
-    events = recorded(events, request, settings, source="cli")
+    events = longvideo.describe(request, settings, progress=lambda _f, m: say(m), stop=stop)
+    events = recorded(events, request, settings, source="cli",
+                      fresh=getattr(args, "fresh", False))  # fmt: skip
     while True:
         try:
             event = next(events)
@@ -147,10 +164,13 @@ def run(args: argparse.Namespace) -> int:
     return common.EXIT_INTERRUPTED if interrupted else common.EXIT_OK
 
 
-def recorded(events: Iterable[Any], request: Any, settings, source: str) -> Iterator[Any]:
+def recorded(
+    events: Iterable[Any], request: Any, settings, source: str, fresh: bool = False
+) -> Iterator[Any]:
     """The events, passed through unchanged and recorded in the run log. Recording never
-    stops a run: when the log cannot be opened, a warning goes to stderr."""
-    from captioner import runlog
+    stops a run: when the log cannot be opened, a warning goes to stderr. A long video
+    resumes its unfinished run of the same configuration unless ``fresh``."""
+    from captioner import longvideo, runlog
 
     if settings.db_path is None:
         return iter(events)
@@ -159,7 +179,13 @@ def recorded(events: Iterable[Any], request: Any, settings, source: str) -> Iter
     except CaptionerError as exc:
         print(f"경고: {exc.ko}\nwarning: {exc.en} (run not recorded)", file=sys.stderr)
         return iter(events)
-    recorded_ = runlog.record(events, request, log=run_log, source=source, access=common.access())
+    access = common.access()
+    resumed = None if fresh else longvideo.resume(events, run_log, access, request)
+    if resumed is not None:
+        print(f"· 이어서 실행 / resuming run #{resumed}", file=sys.stderr)
+    recorded_ = runlog.record(
+        events, request, log=run_log, source=source, access=access, resume_run=resumed
+    )
     return _closing(recorded_, run_log)
 
 
@@ -252,6 +278,8 @@ def _show(event, args, record: dict, say) -> int | None:
             sampling=event.sampling,
             korean=check.to_dict() if check is not None else None,
         )
+    elif kind in longvideo_kinds():
+        _show_long(event, args, record, say)
     elif kind == "error":
         common.print_error(event.error)
         if event.error.detail and args.debug:
@@ -272,3 +300,65 @@ def _terminal(text: str, stream) -> str:
 
 def _rounded(values: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
+
+
+def longvideo_kinds() -> tuple[str, ...]:
+    from captioner import longvideo
+
+    return longvideo.KINDS
+
+
+def _show_long(event, args, record: dict, say) -> None:
+    """A long video's progress on stderr; its plan, windows and timeline in the record."""
+    from captioner.subtitles import clock_text
+
+    kind = event.kind
+    loud = not args.quiet
+    if kind == "long_plan":
+        layout, info = event.layout, event.info
+        say(f"긴 영상 / long video: {layout.reason_ko}")
+        if event.reused:
+            say(f"완료된 구간 {event.reused}개 재사용 / reusing {event.reused} finished windows")
+        record.update(
+            video=os.path.basename(info.path),
+            duration_s=round(info.duration_s, 3),
+            long={"windows": layout.count, "seconds_per_frame": layout.seconds_per_frame,
+                  "frame_budget": layout.frame_budget, "reason": layout.reason},
+            windows=[],
+        )  # fmt: skip
+    elif kind == "window_start":
+        w = event.window
+        eta = f" · 남은 시간 약 {_minutes(event.eta_s)}" if event.eta_s is not None else ""
+        say(f"구간 {w.index + 1}/{event.count} ({clock_text(w.start_s)}-{clock_text(w.end_s)}, "
+            f"프레임 {len(event.frame_times)}개){eta}")  # fmt: skip
+    elif kind in ("window_text", "merge_text") and loud:
+        print(_terminal(event.text, sys.stderr), end="", file=sys.stderr, flush=True)
+    elif kind in ("window_done", "window_failed"):
+        result = event.result
+        if loud and not result.reused and kind == "window_done":
+            print(file=sys.stderr)
+        if kind == "window_failed" and result.error is not None:
+            say(f"구간 {result.index + 1} 실패, 건너뜀 / window {result.index + 1} failed, "
+                f"skipped: {result.error.ko} / {result.error.en}")  # fmt: skip
+        record.setdefault("windows", []).append(result.to_dict())
+    elif kind == "merge":
+        say(f"구간 {event.windows_done}개를 하나의 타임라인으로 합치는 중 / merging")
+    elif kind == "merged":
+        if loud:
+            print(file=sys.stderr)
+        say(event.check.summary("ko"))
+        done = [w for w in event.windows if w.status == "done"]
+        record.update(
+            summary=event.summary,
+            timeline=[{"start": c.start, "end": c.end, "text": c.text} for c in event.cues],
+            timeline_check=event.check.to_dict(),
+            frame_indices=[i for w in done for i in w.frame_indices],
+            frame_times=[round(t, 3) for w in done for t in w.frame_times],
+            windows_failed=event.failed,
+        )
+        if event.merge_error is not None:
+            say(f"합치기 실패, 구간 설명을 그대로 씀 / merge failed: {event.merge_error.en}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}분" if seconds >= 90 else f"{seconds:.0f}초"

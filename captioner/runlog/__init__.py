@@ -4,7 +4,7 @@ report, a Hugging Face dataset), blind pairs, startup recovery and the bounded l
 reviewed videos.
 
     schema.py      migrations and SCHEMA_VERSION (PRAGMA user_version)
-    records.py     Run and Rating, the frozen records a query returns
+    records.py     Run, Rating and WindowRecord (a long run's window), the frozen records
     access.py      Access: who reads or writes, and what they may see
     provenance.py  what is kept of a request: JSON without paths, prompt, config key
     store.py       RunLog: connections, writes, queries (scoped by Access); shared_log
@@ -36,7 +36,7 @@ from captioner.runlog.library import (
 )
 from captioner.runlog.provenance import config_key
 from captioner.runlog.recorder import PROGRESS_INTERVAL_S, record
-from captioner.runlog.records import Rating, Run
+from captioner.runlog.records import Rating, Run, WindowRecord
 from captioner.runlog.recovery import recover_interrupted
 from captioner.runlog.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from captioner.runlog.store import SOURCES, STATUSES, SUMMARY_GROUPS, RunLog, shared_log
@@ -63,6 +63,7 @@ __all__ = [
     "RunLog",
     "RunLogError",
     "RunNotFound",
+    "WindowRecord",
     "blind_order",
     "config_key",
     "export",

@@ -120,14 +120,17 @@ class Library:
 
     def keeping(self, events: Iterable[Any]) -> Iterator[Any]:
         """Pass engine events through, keeping the video once a ``Prepared`` event shows that
-        it decoded (the engine validated it)."""
+        it decoded (the engine validated it), or a long run's plan shows it probed."""
         iterator = iter(events)
         try:
             for event in iterator:
-                prepared = getattr(event, "kind", None) == "prepared"
-                clip = getattr(event, "clip", None) if prepared else None
-                if clip is not None:
-                    self.keep(clip.info.path, clip.info.sha256)
+                kind = getattr(event, "kind", None)
+                clip = getattr(event, "clip", None) if kind == "prepared" else None
+                info = clip.info if clip is not None else None
+                if kind == "long_plan":
+                    info = getattr(event, "info", None)
+                if info is not None:
+                    self.keep(info.path, info.sha256)
                 yield event
         finally:
             close = getattr(iterator, "close", None)

@@ -89,6 +89,9 @@ def config_key(request: Any, video_sha256: str | None = None) -> str:
         sha = video_sha256 or file_sha256(str(video))
         values["video"] = f"sha256:{sha}" if sha else f"name:{os.path.basename(str(video))}"
     values["prompt"], values["preset"] = prompt_and_preset(request)
+    if "long" in values and values["long"] is None:
+        # added with long videos: "decide by the length" keeps the keys runs had before it
+        del values["long"]
     blob = json.dumps(values, ensure_ascii=False, default=str, sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

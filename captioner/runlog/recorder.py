@@ -20,7 +20,7 @@ from captioner.errors import InvalidRequest
 from captioner.runlog.access import Access, check
 from captioner.runlog.store import RunLog
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.5  # partial output is written at most this often per run
 
@@ -40,7 +40,7 @@ class _Guard:
     def failed(self, exc: BaseException) -> None:
         if not self.warned:
             self.warned = True
-            log.warning("run log: %s: %s", type(exc).__name__, exc)
+            _log.warning("run log: %s: %s", type(exc).__name__, exc)
 
 
 class _Throttle:
@@ -70,6 +70,7 @@ def record(
     on_start: Callable[[int], None] | None = None,
     progress_interval_s: float = PROGRESS_INTERVAL_S,
     clock: Callable[[], float] = time.monotonic,
+    resume_run: int | None = None,
 ) -> Iterator[Any]:
     """Pass every event of ``engine.describe(request)`` through unchanged, recording the run.
 
@@ -81,7 +82,12 @@ def record(
 
     ``access`` owns the run. ``video_name`` is the name to list the video under (the file name
     the user uploaded, when the engine reads a copy); it is stored once the engine decoded the
-    file as a video, so a refused upload is never listed as one."""
+    file as a video, so a refused upload is never listed as one.
+
+    Long videos (``captioner/longvideo``): the plan and every window are kept as they come
+    (``LongPlanned``, ``WindowDone``, ``WindowFailed``). ``resume_run`` continues that
+    unfinished run (``longvideo.resume``) instead of starting a new one; where it cannot be
+    reopened a new run is started."""
     check(access)
     iterator = iter(events)
     if log is None:
@@ -96,7 +102,9 @@ def record(
         return {"answer": "".join(answer), "thinking": "".join(thinking)}
 
     try:  # at the consumer's first next()
-        run_id: int | None = log.start(request, source, access=access)
+        run_id: int | None = _reopened(log, resume_run, access)
+        if run_id is None:
+            run_id = log.start(request, source, access=access)
     except InvalidRequest as exc:
         yield from _refused(iterator, exc)
         return
@@ -118,6 +126,11 @@ def record(
                         event.backend,
                         video_name=video_name,
                     )
+                elif kind == "long_plan":
+                    guard(log.long_planned, run_id, event.layout.count, event.info,
+                          video_name=video_name, fresh=event.fresh)  # fmt: skip
+                elif kind in ("window_done", "window_failed"):
+                    guard(log.window, run_id, event.result)
                 elif kind in ("text", "thinking"):
                     (answer if kind == "text" else thinking).append(event.text)
                     if throttle.due():  # join only when it will be written
@@ -146,6 +159,18 @@ def record(
         raise
     if run_id is not None and not finished:
         guard(log.finish, run_id, **partial())  # ended without Done or Error: "incomplete"
+
+
+def _reopened(log: RunLog, run_id: int | None, access: Access) -> int | None:
+    """``run_id`` reopened to continue it; None when there is none or it cannot be."""
+    if run_id is None:
+        return None
+    try:
+        log.reopen(run_id, access=access)
+    except Exception as exc:  # noqa: BLE001 - gone, or resumed elsewhere meanwhile: a new run
+        _log.info("run %s not reopened: %s", run_id, exc)
+        return None
+    return run_id
 
 
 def _refused(iterator: Iterator[Any], exc: InvalidRequest) -> Iterator[Any]:

@@ -68,6 +68,7 @@ class Run:
     config_key: str | None
     owner: str | None  # who recorded it (see access.py); None for runs from schema v2
     video_pruned_at: str | None  # when the library's copy was removed to stay in budget
+    windows: int | None = None  # a long video's planned windows (see WindowRecord); None: one pass
     ratings: tuple[Rating, ...] = ()
 
     @property
@@ -102,6 +103,31 @@ class Run:
         values["rating_avg"] = self.rating_avg
         values["rating_count"] = self.rating_count
         return values
+
+
+@dataclass(frozen=True)
+class WindowRecord:
+    """One window of a long run (schema v4): its range, caption, frames and timing."""
+
+    run_id: int
+    index: int
+    start_s: float
+    end_s: float
+    cut_score: float | None  # the shot-change score its start was moved to; None: no cut
+    status: str  # "done" | "error" | "stopped"
+    answer: str
+    thinking: str
+    frame_indices: list[int] | None
+    frame_times: list[float] | None
+    frame_size: tuple[int, int] | None  # (height, width)
+    metrics: dict | None
+    decode_s: float | None
+    generate_s: float | None
+    error: dict | None
+    updated_at: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 # Columns stored as JSON text and decoded on read.

@@ -130,6 +130,34 @@ MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
         "CREATE INDEX runs_owner ON runs (owner, id)",
         "CREATE INDEX runs_status ON runs (status)",
     ),
+    # v4: long videos captioned in windows (captioner/longvideo): the windows a run planned,
+    # and each window's caption, frames and timing, kept as they finish (a stopped run resumes)
+    (
+        "ALTER TABLE runs ADD COLUMN windows INTEGER",
+        """CREATE TABLE windows (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            start_s REAL NOT NULL,
+            end_s REAL NOT NULL,
+            cut_score REAL,
+            status TEXT NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            thinking TEXT NOT NULL DEFAULT '',
+            frame_indices TEXT,
+            frame_times TEXT,
+            frame_width INTEGER,
+            frame_height INTEGER,
+            metrics TEXT,
+            decode_s REAL,
+            generate_s REAL,
+            error_code TEXT,
+            error_ko TEXT,
+            error_en TEXT,
+            error_detail TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, idx)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

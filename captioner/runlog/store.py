@@ -41,7 +41,7 @@ from captioner.errors import CaptionerError, InvalidRequest
 from captioner.runlog import provenance
 from captioner.runlog.access import Access, check
 from captioner.runlog.errors import RunLogError, RunNotFound
-from captioner.runlog.records import JSON_COLUMNS, RUN_COLUMNS, Rating, Run
+from captioner.runlog.records import JSON_COLUMNS, RUN_COLUMNS, Rating, Run, WindowRecord
 from captioner.runlog.recovery import ProcessId
 from captioner.runlog.schema import migrate
 from captioner.runlog.summary import RatingSummary, summarize
@@ -327,6 +327,162 @@ class RunLog:
         values["status"] = status
         self._update(run_id, values)
         return status
+
+    # --- long runs: windows (captioner/longvideo) ------------------------------------------
+    def long_planned(
+        self,
+        run_id: int,
+        count: int,
+        info: Any,
+        *,
+        video_name: str | None = None,
+        fresh: bool = True,
+    ) -> None:
+        """A long run's plan: ``count`` windows over the video ``info`` (``video.VideoInfo``),
+        named as ``video_name`` or the file's name. ``fresh`` discards windows recorded
+        before for this run (a resumed run whose windows no longer match)."""
+        values: dict[str, Any] = {"windows": int(count)}
+        if info is not None:
+            decoded = getattr(info, "path", None)
+            values.update(
+                video_name=video_name or (os.path.basename(str(decoded)) if decoded else None),
+                video_sha256=info.sha256,
+                video_duration_s=round(float(info.duration_s), 4),
+                video_width=int(info.width),
+                video_height=int(info.height),
+                video_fps=round(float(info.avg_fps), 4),
+            )
+        values = {k: v for k, v in values.items() if v is not None}
+        self._update(run_id, values)
+        if fresh:
+            with self._write() as conn:
+                conn.execute("DELETE FROM windows WHERE run_id = ?", (run_id,))
+
+    def window(self, run_id: int, result: Any) -> None:
+        """Keep one finished (or failed, or stopped) window (``longvideo.WindowResult``), and
+        the run's frames as the windows so far have them."""
+        metrics = getattr(result, "metrics", None)
+        if dataclasses.is_dataclass(metrics):
+            metrics = dataclasses.asdict(metrics)
+        size = getattr(result, "frame_size", None)
+        error = getattr(result, "error", None)
+        row = {
+            "run_id": run_id,
+            "idx": int(result.index),
+            "start_s": round(float(result.start_s), 4),
+            "end_s": round(float(result.end_s), 4),
+            "cut_score": result.cut_score,
+            "status": result.status,
+            "answer": result.answer or "",
+            "thinking": getattr(result, "thinking", "") or "",
+            "frame_indices": provenance.to_json([int(i) for i in result.frame_indices]),
+            "frame_times": provenance.to_json([round(float(t), 4) for t in result.frame_times]),
+            "frame_height": int(size[0]) if size else None,
+            "frame_width": int(size[1]) if size else None,
+            "metrics": provenance.to_json(metrics),
+            "decode_s": getattr(result, "decode_s", None),
+            "generate_s": getattr(result, "generate_s", None),
+            "updated_at": utc_now(),
+            **(provenance.error_fields(error) if error is not None else {}),
+        }
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO windows ({names}) VALUES ({marks})", list(row.values())
+            )
+            indices: list[int] = []
+            times: list[float] = []
+            size_row = None
+            for done in conn.execute(
+                "SELECT frame_indices, frame_times, frame_height, frame_width FROM windows"
+                " WHERE run_id = ? AND status = 'done' ORDER BY idx",
+                (run_id,),
+            ):
+                indices += json.loads(done[0] or "[]")
+                times += json.loads(done[1] or "[]")
+                size_row = size_row or (done[2], done[3])
+            conn.execute(
+                "UPDATE runs SET frames = ?, frame_indices = ?, frame_times = ?,"
+                " frame_height = COALESCE(?, frame_height), frame_width = COALESCE(?, frame_width),"
+                " updated_at = ? WHERE id = ?",
+                (len(indices), json.dumps(indices), json.dumps(times),
+                 *(size_row or (None, None)), utc_now(), run_id),
+            )  # fmt: skip
+
+    def windows(self, run_id: int, *, access: Access) -> list[WindowRecord]:
+        """A long run's windows in order (none for a one-pass run); RunNotFound as ``get``."""
+        run = self.get(run_id, access=access)
+        rows = self._conn().execute(
+            "SELECT * FROM windows WHERE run_id = ? ORDER BY idx", (run.id,)
+        )
+        out = []
+        for row in rows:
+            error = None
+            if row["error_code"] is not None or row["error_en"] is not None:
+                error = {k: row[f"error_{k}"] for k in ("code", "ko", "en", "detail")}
+            size = None
+            if row["frame_height"] is not None and row["frame_width"] is not None:
+                size = (row["frame_height"], row["frame_width"])
+            out.append(
+                WindowRecord(
+                    run_id=row["run_id"],
+                    index=row["idx"],
+                    start_s=row["start_s"],
+                    end_s=row["end_s"],
+                    cut_score=row["cut_score"],
+                    status=row["status"],
+                    answer=row["answer"] or "",
+                    thinking=row["thinking"] or "",
+                    frame_indices=json.loads(row["frame_indices"] or "null"),
+                    frame_times=json.loads(row["frame_times"] or "null"),
+                    frame_size=size,
+                    metrics=json.loads(row["metrics"] or "null"),
+                    decode_s=row["decode_s"],
+                    generate_s=row["generate_s"],
+                    error=error,
+                    updated_at=row["updated_at"],
+                )
+            )
+        return out
+
+    def unfinished_long(self, key: str, *, access: Access) -> Run | None:
+        """The latest long run with configuration ``key`` that ``access`` owns and that ended
+        without finishing (stopped, failed or interrupted) with no finished run after it."""
+        check(access)
+        runs = self._runs(
+            [
+                "runs.config_key = ?",
+                "runs.windows IS NOT NULL",
+                "runs.owner IS ?",
+                "runs.status IN ('stopped', 'error', 'interrupted')",
+                "NOT EXISTS (SELECT 1 FROM runs later WHERE later.config_key = runs.config_key"
+                " AND later.status = 'done' AND later.id > runs.id)",
+            ],
+            [key, access.owner],
+            access,
+            "ORDER BY runs.id DESC LIMIT 1",
+        )
+        return runs[0] if runs else None
+
+    def reopen(self, run_id: int, *, access: Access) -> None:
+        """Mark an unfinished run "running" again in this process, to continue it."""
+        run = self.get(run_id, access=access)
+        if run.owner != access.owner or run.status not in ("stopped", "error", "interrupted"):
+            raise InvalidRequest(
+                f"실행 #{run_id} 은(는) 이어서 할 수 없습니다 (상태: {run.status}).",
+                f"Run #{run_id} cannot be resumed (status: {run.status}).",
+            )
+        process = ProcessId.current()
+        values: dict[str, Any] = {
+            "status": "running",
+            "finished_at": None,
+            "process_pid": process.pid,
+            "process_host": process.host,
+            "process_started": process.started,
+        }
+        values.update({f"error_{k}": None for k in ("code", "ko", "en", "detail")})
+        self._update(run_id, values)
 
     # --- ratings ----------------------------------------------------------------------------
     def rate(

@@ -5,7 +5,8 @@
   the models the operator named with ``--model``.
 - ``preview``: before anything loads, what will be loaded, in which precision, how much
   memory it needs, and why (the same ``engine.select`` a run uses, on the same settings).
-- ``stream``: one request from the page's form to a stream of ``UiState`` snapshots.
+- ``stream``: one request from the page's form to a stream of ``UiState`` snapshots; a long
+  video's windows stream in as they finish (``ui/longrun.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import catalog, engine, loader, profiles, prompts, subtitles
+from captioner import catalog, engine, loader, longvideo, profiles, prompts, subtitles
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.precision import GiB
 from captioner.settings import Settings
+from captioner.ui import longrun
 from captioner.ui.form import Form
 from captioner.ui.texts import pick, t
 
@@ -216,9 +218,10 @@ def safe_markdown(text: str) -> str:
     )
 
 
-def final_texts(event) -> dict[str, dict[str, str]]:
+def final_texts(event, long: longrun.View | None = None) -> dict[str, dict[str, str]]:
     """The status and metrics lines of a finished run in both languages, so the page can show
-    them again in whichever language the switch selects later."""
+    them again in whichever language the switch selects later (a long run's windows and
+    timeline check included)."""
     texts: dict[str, dict[str, str]] = {"status": {}, "metrics": {}}
     for lang in ("ko", "en"):
         if getattr(event, "kind", None) == "done":
@@ -229,6 +232,8 @@ def final_texts(event) -> dict[str, dict[str, str]]:
                 metrics += f"\n\n⚠️ {pick(check.warning_ko, check.warning_en or '', lang)}"
             if event.sampling.get("korean_guarantee") is False:  # a server without the mask
                 metrics += f"\n\nℹ️ {t('korean_bias_off', lang)}"
+            if long is not None and (note := long.metrics_note(lang)):
+                metrics += f"\n\n{note}"
             texts["status"][lang] = t("status_stopped" if stopped else "status_done", lang)
             texts["metrics"][lang] = metrics
         elif getattr(event, "kind", None) == "error":
@@ -259,15 +264,19 @@ def stream(
         # on this page a video model without a video is a forgotten upload, not a question
         yield UiState(status=t("no_video", lang), error=True, done=True)
         return
-    events = engine.describe(request, settings, progress=progress, stop=stop)
+    events = longvideo.describe(request, settings, progress=progress, stop=stop)
     if recorder is not None:
-        events = recorder(events, request)
+        events = recorder(events, request)  # resumes an unfinished long run (review.recorded)
     answer: list[str] = []
     thinking: list[str] = []
+    long = longrun.View(lang, progress)
     for event in events:
         kind = event.kind
         text, reasoning = "".join(answer), "".join(thinking)
-        if kind == "status":
+        if kind in longvideo.KINDS:
+            status, shown = long.update(event)
+            yield UiState(status, shown, reasoning, event=event)
+        elif kind == "status":
             yield UiState(t(f"status_{event.stage}", lang), text, reasoning, event=event)
         elif kind == "prepared":
             yield UiState(t("status_generate", lang), event=event)
@@ -276,7 +285,7 @@ def stream(
             yield UiState(t("status_generate", lang), "".join(answer), "".join(thinking),
                           event=event)  # fmt: skip
         elif kind == "done":
-            shown = final_texts(event)
+            shown = final_texts(event, long if long.active else None)
             yield UiState(shown["status"][lang], event.answer, event.thinking,
                           shown["metrics"][lang], done=True, event=event)  # fmt: skip
         elif kind == "error":
@@ -285,13 +294,10 @@ def stream(
 
 
 def timeline_subtitles(run: dict, lang: str) -> tuple[list[str], str | None, str | None]:
-    """(files, vtt for the player, problem) for a finished timeline run; nothing otherwise."""
-    if (
-        not run
-        or run.get("preset") != "timeline"
-        or (run.get("prompt") or "").strip()
-        or not run.get("answer")
-    ):
+    """(files, vtt for the player, problem) for a finished timeline run or long-video run
+    (whose answer always ends with the merged timeline); nothing otherwise."""
+    timeline = run and run.get("preset") == "timeline" and not (run.get("prompt") or "").strip()
+    if not run or not (timeline or run.get("long")) or not run.get("answer"):
         return [], None, None
     stem = Path(run.get("video_name") or run.get("video") or "video").stem[:40] or "video"
     try:

@@ -59,6 +59,7 @@ FIELDS: tuple[Field, ...] = (
     Field("style", prompts.DEFAULT_STYLE, "hamnida (합니다체) or haeyo (해요체)"),
     Field("length", prompts.DEFAULT_LENGTH, "short, normal or long"),
     Field("allow_hanja", False, "allow Chinese characters in the answer"),
+    Field("long", None, "long video in windows: None = when one pass sees too few frames"),
 )  # fmt: skip
 NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 BY_NAME = {f.name: f for f in FIELDS}
@@ -91,6 +92,7 @@ class Form:
     style: str = prompts.DEFAULT_STYLE
     length: str = prompts.DEFAULT_LENGTH
     allow_hanja: bool = False
+    long: bool | None = None  # the "긴 영상" switch; None: decided by the video's length
     precision: str | None = None  # not on the caption form: set by the review tab's compare
     adapter: str | None = None
 
@@ -143,6 +145,7 @@ class Form:
             options=options,
             style=self.style or prompts.DEFAULT_STYLE,
             length=self.length or prompts.DEFAULT_LENGTH,
+            long=None if self.long is None else bool(self.long),
         )
 
     def replace(self, **changes: Any) -> Form:

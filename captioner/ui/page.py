@@ -21,7 +21,7 @@ from typing import Any
 from captioner import precision, prompts, runlog
 from captioner.errors import CaptionerError
 from captioner.settings import Settings
-from captioner.ui import access, caption, chart, form, frames, texts
+from captioner.ui import access, caption, chart, form, frames, longrun, texts
 from captioner.ui import review as review_tab
 from captioner.ui.texts import t
 
@@ -183,6 +183,9 @@ def _caption_tab(gr, labels, settings, lang, profile0, model0):
                                 label="video")  # fmt: skip
             L(gr.Markdown(t("video_info", lang, mb=mb, minutes=minutes)),
               value=lambda lg: t("video_info", lg, mb=mb, minutes=minutes))  # fmt: skip
+            # shown by on_video when the upload is long (ui/longrun.py)
+            inputs["long"] = L(gr.Checkbox(False, label=t("long", lang), visible=False,
+                                           elem_id="long"), label="long")  # fmt: skip
             inputs["preset"] = L(
                 gr.Dropdown(caption.preset_choices(lang), value=prompts.DEFAULT_PRESET,
                             label=t("preset", lang), elem_id="preset"),
@@ -344,6 +347,14 @@ def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_
     outputs["examples"].click(use_example, [outputs["examples"]],
                               [inputs["video"], inputs["preset"], inputs["prompt"]], api_name=False)  # fmt: skip
 
+    def on_video(path, profile_value, model_value, frames_value, language_value):
+        shown, value, info = longrun.switch(settings, path, profile_value, model_value,
+                                            frames_value, texts.lang_of(language_value))  # fmt: skip
+        return gr.update(visible=shown, value=value, info=info or None)
+
+    inputs["video"].change(on_video, [inputs["video"], profile, model, inputs["max_frames"],
+                                      language], inputs["long"], api_name=False)  # fmt: skip
+
 
 def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
     """The /describe endpoint: the form's fields (positional in ``form.NAMES`` order, or by
@@ -382,6 +393,8 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
                 if getattr(event, "kind", None) == "prepared" and event.clip is not None:
                     run = {**run, "duration": event.clip.info.duration_s,
                            "frames": frames.strip_for_clip(event.clip)}  # fmt: skip
+                elif getattr(event, "kind", None) == "long_plan":  # subtitles from the timeline
+                    run = {**run, "duration": event.info.duration_s, "long": True}
                 if state.done:
                     run = {**run, "answer": state.answer if not state.error else "",
                            "texts": caption.final_texts(event)}  # fmt: skip

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from captioner import precision, runlog
+from captioner import longvideo, precision, runlog
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.settings import Settings
 from captioner.ui import caption
@@ -307,11 +307,13 @@ def reveal_if_rated(
 def recorded(events, request, settings: Settings, log: runlog.RunLog | None,
              access: runlog.Access, *, video_name: str | None = None, on_start=None):  # fmt: skip
     """A page run's events, recorded as owned by ``access`` (with the name the user uploaded),
-    its video kept in the library once it decoded; passed through unchanged without a log."""
+    its video kept in the library once it decoded; passed through unchanged without a log.
+    A long video continues this session's unfinished run of the same configuration."""
+    resumed = longvideo.resume(events, log, access, request) if log is not None else None
     kept = library(settings)
     if kept is not None:
         events = kept.keeping(events)
     if log is None:
         return events
     return runlog.record(events, request, log=log, source="web", access=access,
-                         video_name=video_name, on_start=on_start)  # fmt: skip
+                         video_name=video_name, on_start=on_start, resume_run=resumed)  # fmt: skip

@@ -82,6 +82,41 @@ TEXTS: dict[str, tuple[str, str]] = {
         "영상을 올려 주세요 (또는 텍스트 모델을 고르세요).",
         "Upload a video (or pick a text model).",
     ),
+    # --- long videos (ui/longrun.py) ----------------------------------------------------
+    "long": (
+        "긴 영상 (구간별로 보고 하나의 타임라인으로 합치기)",
+        "Long video (caption in windows, merged into one timeline)",
+    ),
+    "long_info": (
+        "이 영상({minutes}분)을 한 번에 보면 {spacing:.0f}초에 1프레임뿐입니다. 켜면 {count}개 "
+        "구간으로 나눠 구간마다 {frames}프레임을 보고 하나의 타임라인으로 합칩니다.",
+        "In one pass this {minutes}-minute video is seen one frame every {spacing:.0f} s. On: "
+        "{count} windows of {frames} frames each, merged into one timeline.",
+    ),
+    "status_window": (
+        "구간 {k}/{n} ({start}-{end}) 생성 중…{eta}",
+        "Window {k} of {n} ({start}-{end})…{eta}",
+    ),
+    "eta": (" · 남은 시간 약 {time}", " · about {time} left"),
+    "status_merge": (
+        "구간 {n}개를 하나의 타임라인으로 합치는 중…",
+        "Merging {n} windows into one timeline…",
+    ),
+    "window_heading": ("구간 {k}/{n} · {start}-{end}", "Window {k} of {n} · {start}-{end}"),
+    "window_failed": (
+        "⚠️ 이 구간은 실패해 건너뜁니다: {error}",
+        "⚠️ This window failed and is skipped: {error}",
+    ),
+    "window_reused": ("(이전 실행에서 완료된 구간)", "(finished by the earlier run)"),
+    "merge_heading": ("전체 요약과 타임라인", "Overall description and timeline"),
+    "long_resumed": (
+        "이전 실행의 완료된 구간 {n}개를 이어서 씁니다.",
+        "Resuming: {n} windows finished by the earlier run are reused.",
+    ),
+    "long_done": (
+        "구간 {done}/{n}개 완료 · 실패 {failed}",
+        "{done} of {n} windows done · {failed} failed",
+    ),
     "video_model": ("🎬 영상", "🎬 video"),
     "text_model": ("📝 텍스트 전용", "📝 text only"),
     "local_model": ("📁 로컬", "📁 local"),

@@ -14,7 +14,8 @@ One concern per module, in the order a file meets them:
     decode.py      the readers: decord, and PyAV seeking per frame; decord's time budget
     worker.py      the process probing and decoding run in, killed when a job overruns
     cache.py       decoded clips kept in memory, bounded in bytes
-    clip.py        the order of the steps above, the retry on PyAV: load_clip, probe, Clip
+    clip.py        the order of the steps above, the retry on PyAV: load_clip, probe, Clip;
+                   open_source and load_span for a long video decoded range by range
     readers.py     which readers are installed (PyAV required) and the order to try them
     messages.py    the bilingual text of every video error
 
@@ -25,26 +26,39 @@ Nothing here reads the environment: callers pass ``VideoLimits`` and call
 from __future__ import annotations
 
 from captioner.video.cache import set_cache_limit
-from captioner.video.clip import Clip, VideoLimits, clear_cache, load_clip, probe
+from captioner.video.clip import (
+    Clip,
+    Source,
+    VideoLimits,
+    clear_cache,
+    load_clip,
+    load_span,
+    open_source,
+    probe,
+)
 from captioner.video.containers import VIDEO_EXTENSIONS
 from captioner.video.files import file_sha256, remember_sha256
 from captioner.video.probing import VideoInfo
 from captioner.video.readers import BACKENDS
-from captioner.video.sampling import SamplingSpec, sample_indices, target_size
+from captioner.video.sampling import SamplingSpec, sample_indices, sample_span, target_size
 
 __all__ = [
     "BACKENDS",
     "VIDEO_EXTENSIONS",
     "Clip",
     "SamplingSpec",
+    "Source",
     "VideoInfo",
     "VideoLimits",
     "clear_cache",
     "file_sha256",
     "load_clip",
+    "load_span",
+    "open_source",
     "probe",
     "remember_sha256",
     "sample_indices",
+    "sample_span",
     "set_cache_limit",
     "target_size",
 ]

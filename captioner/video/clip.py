@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from captioner.video.probing import (
     info_from_probe,
     probe_job,
 )
-from captioner.video.sampling import SamplingSpec, sample_indices, target_size
+from captioner.video.sampling import SamplingSpec, sample_indices, sample_span, target_size
 from captioner.video.worker import WORKER, WorkerDied, WorkerTimeout
 
 log = logging.getLogger(__name__)
@@ -106,16 +107,43 @@ def _checked_file(path: str, limits: VideoLimits) -> tuple[os.stat_result, str]:
     return st, files.sha256_of(path, st)
 
 
+class _LastProbe:
+    """The facts of the last file probed, by content: deciding whether a video is long
+    probes it, and the clip that follows must not demux a long file a second time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._item: tuple[tuple[str, int], dict[str, Any]] | None = None
+
+    def get(self, key: tuple[str, int]) -> dict[str, Any] | None:
+        with self._lock:
+            return self._item[1] if self._item is not None and self._item[0] == key else None
+
+    def put(self, key: tuple[str, int], facts: dict[str, Any]) -> None:
+        with self._lock:
+            self._item = (key, facts)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._item = None
+
+
+_LAST_PROBE = _LastProbe()
+
+
 def _probe(
     path: str, st: os.stat_result, sha: str, limits: VideoLimits, deadline: float
 ) -> tuple[VideoInfo, FrameIndex | None]:
-    args = (os.path.abspath(path), limits.max_duration_s)  # the worker has its own cwd
-    try:
-        facts = WORKER.call(probe_job, args, deadline - time.monotonic())
-    except WorkerTimeout:
-        raise messages.decode_timeout(limits.decode_timeout_s) from None
-    except WorkerDied as exc:
-        raise messages.corrupt(f"the worker died while probing: {exc}") from None
+    facts = _LAST_PROBE.get((sha, st.st_size))
+    if facts is None:
+        args = (os.path.abspath(path), limits.max_duration_s)  # the worker has its own cwd
+        try:
+            facts = WORKER.call(probe_job, args, deadline - time.monotonic())
+        except WorkerTimeout:
+            raise messages.decode_timeout(limits.decode_timeout_s) from None
+        except WorkerDied as exc:
+            raise messages.corrupt(f"the worker died while probing: {exc}") from None
+        _LAST_PROBE.put((sha, st.st_size), facts)
     info = info_from_probe(path, st.st_size, sha, facts)
     if info.duration_s > limits.max_duration_s:
         raise messages.too_long(info.duration_s, limits.max_duration_s)
@@ -219,7 +247,72 @@ def _decode(
     return frames, times, last, retry_reason
 
 
+@dataclass(frozen=True)
+class Source:
+    """A checked, probed video whose time ranges can be decoded one at a time: a long video
+    captioned in windows (``captioner/longvideo``) probes once and decodes each window."""
+
+    path: str
+    info: VideoInfo
+    index: FrameIndex | None = field(repr=False, default=None)
+
+
+def open_source(path: str | os.PathLike[str], limits: VideoLimits | None = None) -> Source:
+    """Check, hash and probe ``path`` (within ``limits``) without decoding a frame."""
+    limits = limits or VideoLimits()
+    readers.check("pyav")
+    path = os.fspath(path)
+    st, sha = _checked_file(path, limits)
+    info, index = _probe(path, st, sha, limits, time.monotonic() + limits.decode_timeout_s)
+    return Source(path, info, index)
+
+
+def load_span(
+    source: Source,
+    spec: SamplingSpec,
+    start_s: float,
+    end_s: float,
+    limits: VideoLimits | None = None,
+    backend: str = "auto",
+) -> Clip:
+    """The frames of [start_s, end_s) sampled as ``sample_span`` says, at the target size,
+    with their times in the whole video. Never cached: a long video's windows pass through
+    memory one or two at a time. Each call has the whole decode time limit."""
+    limits = limits or VideoLimits()
+    backend = readers.check(backend)
+    info = source.info
+    indices = sample_span(info, spec, start_s, end_s)
+    if not indices:
+        raise messages.corrupt(f"no frames between {start_s:.2f} s and {end_s:.2f} s")
+    size = target_size(info.height, info.width, spec)
+    deadline = time.monotonic() + limits.decode_timeout_s
+    started = time.perf_counter()
+    frames, times, used, retry_reason = _decode(
+        source.path,
+        info,
+        source.index,
+        indices,
+        size,
+        readers.order(backend, info.container),
+        limits,
+        deadline,
+    )
+    frames.flags.writeable = False
+    if info.frame_times:
+        times = [info.frame_times[i] for i in indices]
+    return Clip(
+        frames=frames,
+        indices=tuple(indices),
+        timestamps=tuple(float(t) for t in times),
+        info=info,
+        backend=used,
+        decode_seconds=time.perf_counter() - started,
+        retry_reason=retry_reason,
+    )
+
+
 def clear_cache() -> None:
-    """Forget cached clips and remembered file hashes."""
+    """Forget cached clips, remembered file hashes and the last probe."""
     cache.CACHE.clear()
     files.forget_hashes()
+    _LAST_PROBE.clear()

@@ -107,3 +107,49 @@ def sample_indices(info: VideoInfo, spec: SamplingSpec) -> list[int]:
             break
         chosen.add(i)
     return sorted(chosen)
+
+
+def frame_times(info: VideoInfo) -> np.ndarray:
+    """Every frame's time in seconds: the probe's, or index / fps where it had none."""
+    if len(info.frame_times) == info.frame_count:
+        return np.asarray(info.frame_times, dtype=float)
+    rate = info.avg_fps if info.avg_fps > 0 else 25.0
+    return np.arange(info.frame_count, dtype=float) / rate
+
+
+def sample_span(info: VideoInfo, spec: SamplingSpec, start_s: float, end_s: float) -> list[int]:
+    """Frame indices of the whole video taken from the time range [start_s, end_s), as
+    ``sample_indices`` takes them from a whole clip: ``spec.fps`` capped by ``max_frames``,
+    at least ``min_frames`` where the range has them, an even count. Each frame is the one
+    nearest the middle of its equal share of the range, for constant and variable frame
+    rate alike, so consecutive ranges never take the same frame twice.
+
+    The indices are the video's own, so their times (and the processor's ``<t seconds>``)
+    are times in the whole video. The last range of a video includes its last frame."""
+    times = frame_times(info)
+    last = end_s >= info.duration_s - 1e-6
+    inside = np.nonzero((times >= start_s - 1e-6) & ((times < end_s) | last))[0]
+    if not len(inside):
+        return []
+    span = max(end_s - start_s, 0.0)
+    n = int(span * spec.fps + 1e-6)
+    n = min(max(n, spec.min_frames), spec.max_frames, len(inside))
+    if n % 2 and len(inside) >= 2:  # pairs, as in frame_budget
+        n = n + 1 if n + 1 <= min(spec.max_frames, len(inside)) else n - 1
+    n = max(n, 1)
+    local = times[inside]
+    targets = start_s + (np.arange(n) + 0.5) * span / n
+    right = np.clip(np.searchsorted(local, targets), 1, max(len(local) - 1, 1))
+    left = right - 1
+    nearest = np.where(
+        np.abs(targets - local[left]) <= np.abs(local[np.minimum(right, len(local) - 1)] - targets),
+        left,
+        np.minimum(right, len(local) - 1),
+    )
+    chosen = set(nearest.tolist())
+    grid = np.linspace(0, len(inside) - 1, n).round().astype(int).tolist()
+    for i in grid + list(range(len(inside))):  # two targets on one frame: top up
+        if len(chosen) >= n:
+            break
+        chosen.add(i)
+    return sorted(int(inside[i]) for i in chosen)

@@ -68,7 +68,7 @@ def test_a_v2_file_written_by_the_previous_release_upgrades(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
     with runlog.RunLog(path) as run_log:
-        assert run_log._conn().execute("PRAGMA user_version").fetchone()[0] == 3
+        assert run_log._conn().execute("PRAGMA user_version").fetchone()[0] == runlog.SCHEMA_VERSION
         summary, detail, refused, running = run_log.query(access=ACCESS, newest_first=False)
         assert (summary.status, summary.preset, summary.video_name) == (
             "done",
@@ -90,7 +90,9 @@ def test_a_v2_file_written_by_the_previous_release_upgrades(tmp_path):
         assert runlog.recover_interrupted(run_log, now=later) == [running.id]
         after = run_log.get(running.id, access=ACCESS)
         assert after.status == "interrupted" and after.answer == "00:00-00:02 토끼"
-        # the new columns and indexes work on old rows
+        # the new columns and indexes work on old rows; old runs were one pass (v4)
+        assert {r.windows for r in (summary, detail, refused, running)} == {None}
+        assert run_log.windows(summary.id, access=ACCESS) == []
         run_log.rate(refused.id, 1, access=ACCESS)
         assert run_log.videos_pruned(["ab" * 32]) == 2  # the two runs that decoded it
         assert run_log._conn().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -15,6 +15,7 @@ def test_the_api_order_is_the_documented_one():
         "video", "preset", "prompt", "system", "profile", "model", "fps", "max_frames",
         "max_pixels", "max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty",
         "presence_penalty", "seed", "think", "language", "style", "length", "allow_hanja",
+        "long",
     )  # fmt: skip
     names = {f.name for f in dataclasses.fields(form.Form)}
     assert set(form.NAMES) <= names  # every field has a place in the Form
@@ -28,6 +29,9 @@ def test_values_by_name_become_a_request():
     assert f.lang == "en" and request.video == "a.mp4" and request.max_frames == 8
     assert request.options.seed == 3 and request.options.presence_penalty is None
     assert request.options.allow_hanja and request.style == "haeyo"
+    assert request.long is None  # not sent: decided by the video's length
+    assert form.Form.from_values({"long": True}).request().long is True
+    assert form.Form.from_values({"long": False}).request().long is False
     cleared = form.Form.from_values({"max_frames": None, "seed": None, "fps": ""})
     assert (cleared.max_frames, cleared.seed, cleared.fps) == (0, -1, 2.0)
 

@@ -224,8 +224,8 @@ def test_a_hung_decord_is_retried_on_pyav_well_before_the_deadline(
     cfr_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = video.load_clip(cfr_path, backend="pyav")
-    video.clear_cache()
     video.probe(cfr_path)  # a warm worker
+    video.clear_cache()  # (and no remembered probe)
     pid = worker.WORKER.pid
     monkeypatch.setitem(decode.JOBS, "decord", faulty_readers.hang)
     sent = _decode_jobs_sent(monkeypatch)
@@ -275,3 +275,22 @@ def test_the_timeout_message_shows_the_configured_limit(
     with pytest.raises(errors.DecodeTimeout) as late:
         video.load_clip(cfr_path, limits=VideoLimits(decode_timeout_s=6.5))
     assert "6.5초" in late.value.ko and "(6.5 s)" in late.value.en
+
+
+def test_a_source_decodes_ranges_with_whole_video_times(bbb: Path, monkeypatch) -> None:
+    """open_source probes once; load_span decodes one range, uncached, times in the video."""
+    from captioner.video import cache, clip
+
+    source = video.open_source(bbb)
+    assert source.info.frame_count == BBB_FRAMES and source.index is not None
+    spec = video.SamplingSpec(fps=2.0, max_frames=4)
+    part = video.load_span(source, spec, 2.0, 4.0)
+    assert part.indices == (56, 69, 81, 94) and part.frames.shape[0] == 4
+    assert part.timestamps == pytest.approx([i / BBB_FPS for i in part.indices], abs=1e-3)
+    assert not part.frames.flags.writeable and cache.CACHE.get((source.info.sha256,
+        source.info.size_bytes, spec, "auto")) is None  # fmt: skip
+    # the clip that follows the probe of the same file does not demux it again
+    monkeypatch.setattr(clip, "probe_job", lambda *a: (_ for _ in ()).throw(AssertionError))
+    assert video.load_clip(bbb).info.frame_count == BBB_FRAMES
+    with pytest.raises(errors.CorruptVideo):
+        video.load_span(source, spec, 10.0, 12.0)  # past the end: no frames there

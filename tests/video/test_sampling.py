@@ -114,3 +114,30 @@ def test_bad_sampling_spec_is_a_typed_error() -> None:
 def test_small_budgets_lower_qwens_floors() -> None:
     spec = SamplingSpec(min_frames=8, max_frames=4, max_pixels=160 * 128)
     assert (spec.min_frames, spec.min_pixels) == (4, 160 * 128)
+
+
+def test_sample_span_takes_whole_video_indices_from_a_time_range() -> None:
+    info = _info(100.0, fps=25.0, frame_times=tuple(i / 25 for i in range(2500)))
+    spec = SamplingSpec(fps=2.0, max_frames=8)
+    spans = [(0.0, 20.0), (20.0, 40.0), (40.0, 100.0)]
+    taken = [video.sample_span(info, spec, a, b) for a, b in spans]
+    for (a, b), indices in zip(spans, taken, strict=True):
+        assert len(indices) == 8 and indices == sorted(set(indices))
+        assert all(a <= i / 25 < b for i in indices)
+    assert taken[0] == [31, 94, 156, 219, 281, 344, 406, 469]  # the middles of 8 equal shares
+    assert not set(taken[0]) & set(taken[1])
+    assert video.sample_span(info, spec, 99.9, 100.0) == [2498, 2499]  # the last frame counts
+    assert video.sample_span(info, SamplingSpec(fps=2.0, max_frames=32), 0.0, 3.0) == [
+        6, 19, 31, 44, 56, 69  # 3 s at 2 fps: 6 frames, under the cap
+    ]  # fmt: skip
+    assert video.sample_span(info, spec, 200.0, 210.0) == []
+
+
+def test_sample_span_on_variable_frame_rate_is_uniform_in_time() -> None:
+    times = media.VFR_TIMES
+    info = _info(8.05, fps=len(times) / 8.05, frame_count=len(times), frame_times=tuple(times),
+                 variable_frame_rate=True)  # fmt: skip
+    indices = video.sample_span(info, SamplingSpec(fps=2.0, max_frames=4), 3.0, 8.05)
+    assert len(indices) == 4 and all(3.0 <= times[i] for i in indices)
+    chosen = [times[i] for i in indices]
+    assert chosen[0] < 5.0 and chosen[-1] == 8.0  # spread over the range, not bunched
