@@ -175,3 +175,30 @@ def test_the_page_through_the_server_serves_visitors_at_once(serve_url, tiny_vl,
         for job in jobs:
             status, answer, _thinking, metrics, *_ = job.result(timeout=600)
             assert "6" in metrics and "\ufffd" not in answer
+
+
+def test_a_long_video_through_the_server_is_windowed_and_merged(served, tiny_vl, tmp_path):
+    """Issue 12's "the OpenAI backend": every window and the text-only merge pass go to the
+    server; the windows' frames are whole-video times and the timeline covers the clip."""
+    import dataclasses
+
+    import media
+
+    from captioner import longvideo
+    from captioner.generation import Options
+
+    path = media.make_scenes_video(tmp_path / "scenes.mp4", [15.0, 31.0, 44.0], 60.0)
+    settings = dataclasses.replace(served, long_seconds_per_frame=2.0)
+    request = engine.DescribeRequest(video=str(path), model=tiny_vl,
+                                     options=Options(max_new_tokens=4, seed=0))  # fmt: skip
+    events = list(longvideo.describe(request, settings))
+    assert events[-1].kind == "done", events[-1]
+    windows = [e.result for e in events if e.kind == "window_done"]
+    assert len(windows) >= 3 and all(w.status == "done" for w in windows)
+    assert windows[0].start_s == 0 and windows[-1].end_s == pytest.approx(60.0, abs=0.5)
+    for before, after in zip(windows, windows[1:], strict=False):
+        assert before.end_s == pytest.approx(after.start_s)
+    merged = next(e for e in events if e.kind == "merged")
+    assert merged.check.ok and merged.check.coverage == 1.0
+    prepared = next(e for e in events if e.kind == "prepared")
+    assert prepared.backend.device.startswith("transformers serve @ 127.0.0.1")
