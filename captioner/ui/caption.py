@@ -199,6 +199,7 @@ class UiState:
     done: bool = False
     error: bool = False
     event: object = None  # the engine event behind this snapshot
+    texts: dict | None = None  # a finished run's status and metrics in both languages
 
 
 def error_markdown(error: CaptionerError, lang: str) -> str:
@@ -286,8 +287,13 @@ def stream(
                           event=event)  # fmt: skip
         elif kind == "done":
             shown = final_texts(event, long if long.active else None)
-            yield UiState(shown["status"][lang], event.answer, event.thinking,
-                          shown["metrics"][lang], done=True, event=event)  # fmt: skip
+            answer_shown = event.answer
+            if long.active and event.metrics.finish_reason == "stopped":
+                # what streamed stays on the page (the stopped window's text too), then the
+                # timeline of the finished windows; the run log keeps the timeline
+                answer_shown = "\n\n".join(part for part in (long.answer(), event.answer) if part)
+            yield UiState(shown["status"][lang], answer_shown, event.thinking,
+                          shown["metrics"][lang], done=True, event=event, texts=shown)  # fmt: skip
         elif kind == "error":
             yield UiState(error_markdown(event.error, lang), text, reasoning, done=True,
                           error=True, event=event)  # fmt: skip

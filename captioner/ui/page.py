@@ -396,8 +396,10 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
                 elif getattr(event, "kind", None) == "long_plan":  # subtitles from the timeline
                     run = {**run, "duration": event.info.duration_s, "long": True}
                 if state.done:
-                    run = {**run, "answer": state.answer if not state.error else "",
-                           "texts": caption.final_texts(event)}  # fmt: skip
+                    # the answer as recorded (a stopped long run shows more than that)
+                    answer = getattr(event, "answer", state.answer)
+                    run = {**run, "answer": answer if not state.error else "",
+                           "texts": state.texts or caption.final_texts(event)}  # fmt: skip
                 yield (state.status, caption.safe_markdown(state.answer),
                        caption.safe_markdown(state.thinking), state.metrics, run)  # fmt: skip
         finally:

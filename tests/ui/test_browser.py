@@ -258,3 +258,35 @@ def test_a_phone_screen_shows_one_column(browser, app, output_dir):
     assert page_width <= 400, "nothing sticks out sideways"
     _shot(page, output_dir, "caption-phone.png")
     context.close()
+
+
+def test_a_long_video_streams_windows_with_progress_and_stops(browser, app, output_dir,
+                                                              tmp_path):  # fmt: skip
+    """A 3-minute clip of distinct scenes: the CPU profile's 8 frames would see one frame every
+    22 s, so the 긴 영상 switch appears, on; windows stream in under "구간 k/3", and Stop
+    ends the run with the finished windows kept on the page."""
+    import media
+
+    clip = media.make_scenes_video(tmp_path / "scenes.mp4", [20.0, 45.0, 70.0, 100.0, 130.0,
+                                                             150.0], 180.0)  # fmt: skip
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app)
+    page.locator("#generate").wait_for()
+    page.locator("#video input[type=file]").set_input_files(str(clip))
+    switch = page.locator("#long input[type=checkbox]")
+    switch.wait_for()
+    assert switch.is_checked()
+    assert "3개 구간" in page.locator("#long").inner_text()
+    page.locator("#generate").click()
+    page.wait_for_function("/구간 \\d\\/3/.test(document.querySelector('#status').innerText)")
+    # the first window's caption is on the page under its heading, then Stop
+    page.wait_for_function("document.querySelector('#answer').innerText.includes('구간 1/3 ·')")
+    page.locator("#stop").click()
+    stopped = time.perf_counter()
+    page.wait_for_function("document.querySelector('#status span.md').innerText.includes('중지됨')")
+    assert time.perf_counter() - stopped < 10
+    assert "구간 1/3 ·" in _text(page, "answer"), "finished windows stay on the page"
+    _shot(page, output_dir, "caption-long-ko.png")
+    context.close()
