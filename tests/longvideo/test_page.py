@@ -60,7 +60,10 @@ def test_stop_and_generate_again_resumes_in_the_same_session(tmp_path, scenes_pa
     for state in caption.stream(form, settings, stop, None, recorder):
         if getattr(state.event, "kind", None) == "window_done" and state.event.result.index == 1:
             stop.set()
-    assert state.done and state.status == "Stopped" and state.answer.startswith("타임라인")
+    # what streamed stays (both windows under their headings), then their timeline
+    assert state.done and state.status == "Stopped"
+    assert state.answer.startswith("#### Window 1 of 8") and "#### Window 2 of 8" in state.answer
+    assert state.answer.endswith(state.event.answer) and state.event.answer.startswith("타임라인")
     (run,) = log.query(access=who)
     assert run.status == "stopped" and run.video_name == "긴영상.mp4"
     states = list(caption.stream(form, settings, threading.Event(), None, recorder))
