@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from captioner import catalog, errors, generation, loader, memory, profiles, prompts, video
+from captioner import precision as precision_
 from captioner.errors import CaptionerError, InternalError, InvalidRequest
 from captioner.generation import Error, Options, Request
 from captioner.settings import Settings
@@ -86,6 +87,7 @@ class Selection:
             revision=request.revision,
             adapter=request.adapter,
             cache_dir=cache_dir,
+            threads=rt.threads,
         )
 
     def to_dict(self) -> dict:
@@ -132,6 +134,7 @@ def select(request: DescribeRequest, settings: Settings) -> Selection:
         raise errors.text_only_model(spec.label if spec else model)
     sees_video = spec.supports_video if spec is not None else wants_video
     precision = request.precision or decision.default(sees_video).precision
+    precision_.require_device(precision, decision.runtime.device)
     max_frames = request.max_frames or decision.max_frames
     max_pixels = request.max_pixels or decision.max_pixels
     if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
