@@ -410,14 +410,15 @@ def load_peak_bytes(spec: ModelSpec, precision: str, float_precision: str = "bf1
     (bf16 into bf16) its pages are the weights, read in as they are first used: the load adds
     nothing. Loading into another float type makes new tensors while the file's pages it read
     stay counted until loading ends: fp32 from a bf16 file holds both, 6 bytes per weight
-    (12.6 GiB measured for 2B, where the old plan said 9.7). int8 / int4 quantize the bf16
-    weights layer by layer after loading, freeing each as its copy is made: the larger of
-    the file and the quantized model."""
+    (12.6 GiB measured for 2B, where the old plan said 9.7). int8 / int4 read the language
+    model's linear weights from the file to quantize them: those pages, plus the quantized
+    model, until ``quantize.cast_floats`` lets go of the file."""
     stored = param_counts(spec).total * CHECKPOINT_BYTES
     weights = weight_bytes(spec, precision, float_precision=float_precision)
     kind = precision_.get(precision)
     if kind.quantizer == "torch-cpu":
-        return max(stored, weights)
+        read = sum(out * inp * n for out, inp, n in text_linear_dims(spec)) * CHECKPOINT_BYTES
+        return read + weights
     if (
         kind.quantizer is None
         and precision_.compute_bytes(precision, float_precision) == CHECKPOINT_BYTES

@@ -31,6 +31,8 @@ def register(sub) -> None:
     bench.add_argument("--quick", metavar="TINY",
                        help="with --report: measure only this tiny checkpoint (tests)")  # fmt: skip
     bench.add_argument("--repeats", type=int, default=3, help="interleaved runs per figure")
+    bench.add_argument("--models", nargs="+", metavar="ID",
+                       help="with --report: the catalog models to measure (default: 2B and 4B)")  # fmt: skip
     bench.add_argument("--suite", choices=["gpu"], help="the GPU suite (see README)")
     bench.add_argument("--dry", action="store_true",
                        help="with --suite gpu: on the CPU with a tiny model (no GPU needed)")  # fmt: skip
@@ -58,8 +60,13 @@ def bench_(args: argparse.Namespace) -> int:
     elif args.report:
         from captioner.dev import report as report_
 
+        models = tuple(args.models) if args.models else report_.MODELS
         report = report_.build(
-            args.report, quick=bool(args.quick), tiny=args.quick, repeats=args.repeats
+            args.report,
+            quick=bool(args.quick),
+            tiny=args.quick,
+            repeats=args.repeats,
+            models=models,
         )
     elif args.korean:
         report = measure.korean_mask_overhead()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -201,9 +200,8 @@ def _subprocess(model_id: str, precision: str, frames, new_tokens: int, threads)
             "--new-tokens", str(new_tokens)]  # fmt: skip
     if threads:
         args += ["--threads", str(threads)]
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root), "TRANSFORMERS_VERBOSITY": "error"}
-    out = subprocess.run(args, capture_output=True, text=True, cwd=root, env=env, check=False)
+    root = Path(__file__).resolve().parents[2]  # `python -m` there imports this checkout
+    out = subprocess.run(args, capture_output=True, text=True, cwd=root, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{precision} run failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

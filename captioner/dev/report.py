@@ -129,6 +129,7 @@ def build(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     report["plots"] = plots(report, folder)
+    (folder / "tables.md").write_text(markdown(report), encoding="utf-8")
     return report
 
 
@@ -328,3 +329,55 @@ def _plot_readers(plt, report: dict):
     ax.set_xlabel(f"ms for {report['readers']['frames']} frames of {report['readers']['video']}")
     ax.set_title(f"Frame readers — {_title(report)}", fontsize=9)
     return fig
+
+
+def markdown(report: dict) -> str:
+    """The report's figures as the README's Markdown tables."""
+    from captioner import catalog, memory
+
+    bandwidth = report["machine"]["bandwidth_gb_s"]["all_threads"]
+    lines = [
+        "| model · precision | decode tok/s (range) | of the ceiling | first token 8 / 16 frames | "
+        "peak RSS | load |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, suite in report["precisions"].items():
+        spec = catalog.find(model)
+        for precision, s in suite["precisions"].items():
+            per = list(s["per_frames"].values())
+            rates = [v["decode_tokens_per_s"] for v in per]
+            rate = statistics.median(rates)
+            low = min(v["decode_range"][0] for v in per)
+            high = max(v["decode_range"][1] for v in per)
+            floats = "fp32" if s["compute_dtype"] == "float32" else "bf16"
+            ceiling = ""
+            if spec is not None:
+                per_token = memory.decode_bytes_per_token(spec, precision, floats)
+                top = bandwidth * GB / per_token
+                ceiling = f"{rate / top:.0%} of {top:.1f}"
+            ttft = " / ".join(f"{v['ttft_s']:.1f} s" for v in per)
+            name = model.split("/")[-1].removesuffix("-Instruct")
+            lines.append(
+                f"| {name} · {precision} | {rate:.2f} ({low:.2f}-{high:.2f}) | {ceiling} | {ttft} "
+                f"| {s['peak_rss_gb']:.2f} GiB | {s['load_s']:.0f} s |"
+            )
+    lines += [
+        "",
+        "| frames | first token | peak RSS | planned | planner error |",
+        "|---|---|---|---|---|",
+    ]
+    for row in report["frames"]["rows"]:
+        lines.append(
+            f"| {row['frames']} | {row['ttft_s']:.1f} s | {row['peak_rss_gb']:.2f} GiB | "
+            f"{row.get('planned_peak_rss_gb', float('nan')):.2f} GiB | "
+            f"{row.get('planner_error_pct', float('nan')):+.1f}% |"
+        )
+    quality = report["quality"]["precisions"]
+    lines += ["", "| vs bf16 (64 teacher-forced steps) | cosine mean / min | KL mean / max | top-1 agree |",
+              "|---|---|---|---|"]  # fmt: skip
+    for precision, q in quality.items():
+        lines.append(
+            f"| {precision} | {q['cosine_mean']:.4f} / {q['cosine_min']:.4f} | "
+            f"{q['kl_mean']:.2g} / {q['kl_max']:.2g} | {q['top1_agreement']:.0%} |"
+        )
+    return "\n".join(lines) + "\n"
