@@ -182,8 +182,7 @@ def _sampler(temperature: float, top_k: int, top_p: float):
         def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor):
             indices, probs = sampling_distribution(scores, temperature, top_k, top_p)
             token = indices.gather(-1, torch.multinomial(probs, 1))
-            out = torch.full_like(scores, float("-inf"))
-            return out.scatter_(-1, token, 0.0)
+            return scores.fill_(float("-inf")).scatter_(-1, token, 0.0)  # generate's own copy
 
     return Sample()
 
@@ -196,8 +195,8 @@ def sampling_distribution(scores, temperature: float, top_k: int, top_p: float):
 
     width = scores.shape[-1]
     k = min(top_k, width) if top_k and top_k > 0 else width
-    values, indices = torch.topk(scores.float() / temperature, k, dim=-1)
-    probs = torch.softmax(values, dim=-1)  # sorted, largest first
+    values, indices = torch.topk(scores, k, dim=-1)  # dividing by temperature keeps the order
+    probs = torch.softmax(values.float() / temperature, dim=-1)  # sorted, largest first
     if top_p < 1.0:
         before = torch.cumsum(probs, dim=-1) - probs  # the mass strictly above each
         probs = probs.masked_fill(before >= top_p, 0.0)
