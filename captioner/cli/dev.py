@@ -36,6 +36,7 @@ def register(sub) -> None:
     bench.add_argument("--suite", choices=["gpu"], help="the GPU suite (see README)")
     bench.add_argument("--dry", action="store_true",
                        help="with --suite gpu: on the CPU with a tiny model (no GPU needed)")  # fmt: skip
+    common.add_profile_argument(bench)
     bench.add_argument("--json", action="store_true")
     bench.set_defaults(run=bench_)
 

@@ -77,11 +77,13 @@ def _to_nf4(model, compute_dtype) -> None:
     import torch
 
     head = model.get_output_embeddings()
-    targets = [
-        (name, m) for name, m in model.named_modules()
+    names = [
+        name
+        for name, m in model.named_modules()
         if type(m) is torch.nn.Linear and "visual" not in name and m is not head
-    ]  # fmt: skip
-    for name, linear in targets:
+    ]  # fmt: skip (names only: a list of the layers would keep every 16-bit weight alive)
+    for name in names:
+        linear = model.get_submodule(name)
         q = bnb.nn.Linear4bit(
             linear.in_features, linear.out_features, bias=linear.bias is not None,
             compute_dtype=compute_dtype, compress_statistics=True, quant_type="nf4",
@@ -206,6 +208,11 @@ def run(settings=None, *, dry: bool = False, frames: tuple[int, ...] | None = No
 
         hw = hardware.detect()
         decision = profiles.decide(hw, settings.profile if settings else None)
+        if decision.devices > 1:
+            raise RuntimeError(
+                f"the profile's {decision.video.model} spreads over {decision.devices} GPUs; "
+                "the suite measures one GPU: pass --profile with a one-GPU profile"
+            )
         spec = catalog.get(decision.video.model)
         precision = decision.video.precision
         float_precision = decision.runtime.float_precision
