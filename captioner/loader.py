@@ -249,8 +249,15 @@ def _quantize_on_cpu(model, request: ModelRequest, progress: Progress) -> None:
 
     progress(0.9, f"양자화 중 / quantizing ({request.precision})")
     dtype = getattr(torch, request.compute_dtype)
-    counts = quantize.quantize_model(model, request.precision, dtype)
-    quantize.cast_floats(model, dtype)
+    try:
+        counts = quantize.quantize_model(model, request.precision, dtype)
+        quantize.cast_floats(model, dtype)
+    except (RuntimeError, NotImplementedError) as exc:  # a torch build without the CPU kernels
+        raise ModelLoadError(
+            f"{request.precision} 양자화를 이 컴퓨터의 torch 에서 쓸 수 없습니다. bf16/fp32 를 쓰세요.",
+            f"This torch build cannot quantize to {request.precision} here; use bf16 or fp32.",
+            detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+        ) from exc
     log.info("quantized %d layers to %s", counts["layers"], request.precision)
 
 

@@ -145,3 +145,16 @@ def test_a_quantized_model_streams_with_fp32_float_parts(tiny_vl):
     done = events[-1]
     assert done.kind == "done" and done.metrics.new_tokens == 6 and done.metrics.threads == 1
     loader.unload()
+
+
+def test_a_torch_without_the_cpu_kernels_is_a_clear_error(tiny_vl, monkeypatch):
+    from captioner.errors import ModelLoadError
+
+    def missing(*args, **kwargs):
+        raise RuntimeError("_convert_weight_to_int4pack_for_cpu: not implemented here")
+
+    monkeypatch.setattr(quantize, "quantize_model", missing)
+    loader.unload()
+    with pytest.raises(ModelLoadError) as caught:
+        loader.load(loader.ModelRequest(tiny_vl, precision="int4", compute_dtype="bfloat16"))
+    assert "int4" in caught.value.en and "int4" in caught.value.ko

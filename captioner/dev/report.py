@@ -129,7 +129,9 @@ def build(
         json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     report["plots"] = plots(report, folder)
-    (folder / "tables.md").write_text(markdown(report), encoding="utf-8")
+    (folder / "tables.md").write_text(
+        markdown(report) + "\n```python\n" + cpuspeed_rows(report) + "```\n", encoding="utf-8"
+    )
     return report
 
 
@@ -380,4 +382,19 @@ def markdown(report: dict) -> str:
             f"| {precision} | {q['cosine_mean']:.4f} / {q['cosine_min']:.4f} | "
             f"{q['kl_mean']:.2g} / {q['kl_max']:.2g} | {q['top1_agreement']:.0%} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def cpuspeed_rows(report: dict) -> str:
+    """The measured rows of ``captioner/cpuspeed.py``'s table, as Python, from this report."""
+    kind = report["machine"]["cpu_kind"]
+    lines = []
+    for model, suite in report["precisions"].items():
+        for precision, s in suite["precisions"].items():
+            eight = s["per_frames"].get("8") or next(iter(s["per_frames"].values()))
+            lines.append(
+                f'    CpuSpeed("{kind}", "{model}", "{precision}", '
+                f"{eight['decode_tokens_per_s']:.2f}, {eight['ttft_s']:.1f}, "
+                f"{s['peak_rss_gb']:.2f}, _EPYC),"
+            )
     return "\n".join(lines) + "\n"
