@@ -56,7 +56,7 @@ NF4_TENSOR_OVERHEAD = 64 + 1024 + 4  # NF4 code (16 fp32), nested code (256 fp32
 DEVICE_RESERVE_BYTES = 1 * GiB
 # A CPU process besides its model: Python, torch, transformers, the processor, decoded frames
 # (what the measured peaks of README's Measurements leave beside weights, KV and activations).
-CPU_PROCESS_BYTES = GiB // 2
+CPU_PROCESS_BYTES = 3 * GiB // 4
 CHECKPOINT_BYTES = 2  # Qwen3 / Qwen3-VL safetensors store bf16
 # Prefill peaks are estimated, not measured per kernel: keep a margin on them.
 ACTIVATION_MARGIN = 1.25
@@ -408,17 +408,15 @@ def load_peak_bytes(spec: ModelSpec, precision: str, float_precision: str = "bf1
     Measured with the app's loader on real-size random Qwen3-VL-2B (README, Measurements):
     transformers maps the bf16 safetensors file, and where the stored type is the wanted one
     (bf16 into bf16) its pages are the weights, read in as they are first used: the load adds
-    nothing. Loading into another float type makes new tensors while the file's pages it read
-    stay counted until loading ends: fp32 from a bf16 file holds both, 6 bytes per weight
-    (12.6 GiB measured for 2B, where the old plan said 9.7). int8 / int4 read the language
-    model's linear weights from the file to quantize them: those pages, plus the quantized
-    model, until ``quantize.cast_floats`` lets go of the file."""
+    nothing. Any other load reads the whole file while making new tensors, and the pages it
+    read stay counted until loading ends: fp32 from a bf16 file holds both, 6 bytes per
+    weight (12.6 GiB measured for 2B, where the old plan said 9.7); int8 / int4 hold the file
+    and the quantized model until ``quantize.cast_floats`` lets go of the file (8.6 / 8.1 GiB
+    measured, 4.9 / 4.4 GiB while generating). Under memory pressure the kernel drops the
+    file's clean pages first, so this is the most the process holds, not what it needs."""
     stored = param_counts(spec).total * CHECKPOINT_BYTES
     weights = weight_bytes(spec, precision, float_precision=float_precision)
     kind = precision_.get(precision)
-    if kind.quantizer == "torch-cpu":
-        read = sum(out * inp * n for out, inp, n in text_linear_dims(spec)) * CHECKPOINT_BYTES
-        return read + weights
     if (
         kind.quantizer is None
         and precision_.compute_bytes(precision, float_precision) == CHECKPOINT_BYTES
