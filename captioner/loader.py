@@ -226,6 +226,11 @@ def quantization_config(request: ModelRequest):
 def _from_pretrained_kwargs(request: ModelRequest) -> dict:
     import torch
 
+    from captioner import cpu_attention
+
+    if request.attn_implementation == cpu_attention.CPU_SDPA:
+        cpu_attention.register()
+
     dtype = request.compute_dtype
     if precision_.get(request.precision).quantizer == "torch-cpu":
         # Loaded as the checkpoint stores it (bf16) and quantized layer by layer: loading

@@ -18,7 +18,8 @@ uses is decided by one rule, :func:`runtime`:
 - Device map "auto" on CUDA (spreads a large model over every visible GPU), the one device
   elsewhere; attention is PyTorch SDPA everywhere (flash-attn is not installed: it needs a
   CUDA build matching torch, which the Space image and most laptops lack, and SDPA already
-  runs the fused kernels torch ships).
+  runs the fused kernels torch ships). On a CPU a one-token decoding step runs in fp32
+  (``cpu_attention.py``): torch's bf16 kernel is 10-25× slower for one query row.
 
 :func:`decide` matches the GPU name and memory against the table as a hint, then lets the
 memory planner (``memory.py``) confirm that the profile's models fit with room for frames
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 
 from captioner import catalog, cpuspeed, errors, memory
 from captioner import precision as precision_
+from captioner.cpu_attention import CPU_SDPA  # SDPA, one-token decoding steps in fp32
 from captioner.hardware import GPU, Hardware
 from captioner.precision import GiB, gb
 
@@ -175,7 +177,7 @@ def runtime(kind: str, hw: Hardware) -> Runtime:
         return Runtime(device, {"": "mps"}, "fp16", ATTENTION, *reason)  # fmt: skip
     float_precision, reason, reason_ko = _cpu_float(hw)
     return Runtime(
-        device, {"": "cpu"}, float_precision, ATTENTION, reason, reason_ko, threads=cpu_threads(hw)
+        device, {"": "cpu"}, float_precision, CPU_SDPA, reason, reason_ko, threads=cpu_threads(hw)
     )
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from captioner import catalog, cpuspeed, errors, hardware, precision, profiles
+from captioner.cpu_attention import CPU_SDPA
 from captioner.hardware import Hardware
 from captioner.precision import GiB
 
@@ -142,7 +143,7 @@ def test_cpu_float_type_is_a_rule_on_cpu_features():
     assert profiles.decide(cpu({"avx2"}, speedup=3.0)).runtime.float_precision == "fp32"
     amx = profiles.decide(cpu({"avx512_bf16", "amx_bf16"}))
     assert amx.runtime.float_precision == amx.text.precision == "bf16" and "AMX" in amx.reason
-    assert amx.runtime.device_map == {"": "cpu"} and amx.runtime.attn_implementation == "sdpa"
+    assert amx.runtime.device_map == {"": "cpu"} and amx.runtime.attn_implementation == CPU_SDPA
     assert amx.runtime.threads == 2  # one per core of the (simulated) machine
 
 

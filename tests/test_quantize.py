@@ -158,3 +158,48 @@ def test_a_torch_without_the_cpu_kernels_is_a_clear_error(tiny_vl, monkeypatch):
     with pytest.raises(ModelLoadError) as caught:
         loader.load(loader.ModelRequest(tiny_vl, precision="int4", compute_dtype="bfloat16"))
     assert "int4" in caught.value.en and "int4" in caught.value.ko
+
+
+def test_cpu_attention_computes_sdpa_and_decodes_in_fp32(tiny_vl):
+    """The same result as SDPA (one query row in fp32, many in the model's type), and a model
+    loaded with it streams."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from captioner import cpu_attention
+
+    module = torch.nn.Module()
+    module.is_causal, module.num_key_value_groups, module.training = True, 2, False
+    gen = torch.Generator().manual_seed(0)
+    k = torch.randn(1, 2, 30, 16, generator=gen).bfloat16()
+    v = torch.randn(1, 2, 30, 16, generator=gen).bfloat16()
+    for rows in (1, 30):
+        q = torch.randn(1, 4, rows, 16, generator=gen).bfloat16()
+        got, _ = cpu_attention.attention(module, q, k, v, None)
+        want, _ = sdpa_attention_forward(module, q.float(), k.float(), v.float(), None)
+        assert got.dtype == torch.bfloat16 and cosine(got, want) > 0.999
+
+    def step_logits(attn: str):
+        """Prefill a prompt, then three one-token steps teacher-forced to fixed tokens."""
+        loader.unload()
+        loaded = loader.load(loader.ModelRequest(tiny_vl, precision="bf16", compute_dtype="bfloat16",
+                                                 device="cpu", attn_implementation=attn))  # fmt: skip
+        ids = torch.arange(10, 40).unsqueeze(0)
+        with torch.inference_mode():
+            out = loaded.model(input_ids=ids, use_cache=True)
+            logits = [out.logits[0, -1]]
+            for token in (5, 17, 99):
+                out = loaded.model(input_ids=torch.tensor([[token]]), use_cache=True,
+                                   past_key_values=out.past_key_values)  # fmt: skip
+                logits.append(out.logits[0, -1])
+        impl = loaded.model.config._attn_implementation
+        return torch.stack(logits).float(), impl, loaded
+
+    plain, _, _ = step_logits("sdpa")
+    ours, impl, loaded = step_logits(cpu_attention.CPU_SDPA)
+    assert impl == cpu_attention.CPU_SDPA  # the model really runs it
+    for want, got in zip(plain, ours, strict=True):  # bf16 rounding apart, the same logits
+        assert cosine(got, want) > 0.999
+    done = list(generation.stream(loaded, generation.Request(
+        "안녕", options=generation.Options(max_new_tokens=4, seed=0))))[-1]  # fmt: skip
+    assert done.kind == "done" and done.metrics.new_tokens == 4
+    loader.unload()

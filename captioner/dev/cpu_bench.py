@@ -52,9 +52,18 @@ def reset_peak() -> None:
 
 def float_precision() -> str:
     """This machine's CPU float type, by the app's own rule."""
+    return _runtime().float_precision
+
+
+def attention() -> str:
+    """The attention the app loads a CPU model with (``cpu_attention.CPU_SDPA``)."""
+    return _runtime().attn_implementation
+
+
+def _runtime():
     from captioner import hardware, profiles
 
-    return profiles.runtime("cpu", hardware.detect()).float_precision
+    return profiles.runtime("cpu", hardware.detect())
 
 
 def run_once(
@@ -77,7 +86,7 @@ def run_once(
     started = time.perf_counter()
     request = loader.ModelRequest(
         str(folder), precision=precision, compute_dtype=compute, device="cpu",
-        device_map={"": "cpu"}, threads=threads,
+        device_map={"": "cpu"}, threads=threads, attn_implementation=attention(),
     )  # fmt: skip
     loaded = loader.load(request)
     load_s = time.perf_counter() - started
@@ -86,6 +95,7 @@ def run_once(
         "model": model_id,
         "precision": precision,
         "compute_dtype": compute,
+        "attention": request.attn_implementation,
         "load_s": round(load_s, 2),
         "rss_after_load_bytes": after_load,
         "peak_rss_load_bytes": load_peak,
@@ -136,7 +146,8 @@ def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: i
     compute = precision_.compute_dtype(precision, float_precision())
     loader.unload()
     loaded = loader.load(loader.ModelRequest(str(folder), precision=precision,
-                                             compute_dtype=compute, device="cpu"))  # fmt: skip
+                                             compute_dtype=compute, device="cpu",
+                                             attn_implementation=attention()))  # fmt: skip
     backend = generation.TransformersBackend(loaded)
     inputs, _, _ = backend.prepare(generation.Request(PROMPT, clip))
     seen: list = []
@@ -233,6 +244,7 @@ def summarize(runs: list[dict]) -> dict:
     first = runs[0]
     out = {
         "compute_dtype": first["compute_dtype"],
+        "attention": first.get("attention", "sdpa"),
         "threads": first["threads"],
         "load_s": med([r["load_s"] for r in runs]),
         "peak_rss_load_gb": med([r["peak_rss_load_bytes"] / GiB for r in runs]),
