@@ -20,6 +20,21 @@ own loader and streaming generator; medians of interleaved runs. Regenerate with
 end to end: no AVX2-only machine was at hand while building this; they scale the
 per-matrix kernel times measured on an AMD EPYC Zen 2 (2048×2048, one vector: fp32 0.93 ms,
 int8 0.26 ms, int4 0.29 ms, bf16 25 ms) by the bytes each model reads per token, and say so.
+
+Quality (``QUALITY``, the bar ``accepted``): a quantized precision may be picked only when its
+logits stay close to bf16's (``cpu_bench.quality``: 8 frames, then 64 decoding steps
+teacher-forced to bf16's greedy tokens, on the same random-weight real-size 2B). The bar:
+cosine similarity of the logit vectors ≥ 0.99 on average (a logit error under ~14% of the
+logits' norm) and top-1 agreement ≥ 90% on the *decided* steps, those where bf16's top-2
+margin is at least twice the precision's logit error (its RMS over the vocabulary). Why not
+top-1 over every step, or KL: a random-weight model's softmax over 151,936 rows is nearly
+flat (its top token holds ~1e-5 of the mass, the top-2 margin is a fraction of the logits'
+spread), so any perturbation flips the top token about half the time and KL is ~1e-6
+whatever happens: neither says how a trained model, whose top token usually stands clear,
+would fare. The decided steps are the ones where a trained model's situation holds: the top
+token leads by more than the quantization noise. What the bar cannot show: trained weights
+have heavier tails than N(0, σ), and round-to-nearest int4 errs more on them, so the int4
+figures here are a lower bound on its error; judging real captions needs the real weights.
 """
 
 from __future__ import annotations
@@ -59,6 +74,40 @@ TABLE: tuple[CpuSpeed, ...] = (
     CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int4", 5.77, 29.0, None, _ZEN2),
     CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.80, 29.0, 15.4, _ZEN2_FP32),
 )
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A quantized precision's logits against bf16's (``cpu_bench.quality``, in the report)."""
+
+    precision: str
+    cosine_mean: float
+    rel_error_mean: float  # ‖q − r‖ / ‖r‖ per step, mean
+    top1_all: float  # top-1 agreement over all steps: coin flips on a flat softmax
+    top1_decided: float  # ... over the steps whose bf16 top-2 margin >= 2 × the error's RMS
+    decided_steps: int
+    steps: int
+
+
+# The accepted bar for a CPU default (see the module docstring for why these two figures).
+MIN_COSINE = 0.99
+MIN_TOP1_DECIDED = 0.90
+
+QUALITY: dict[str, Quality] = {
+    "int8": Quality("int8", 0.0, 0.0, 0.0, 0.0, 0, 64),
+    "int4": Quality("int4", 0.0, 0.0, 0.0, 0.0, 0, 64),
+}
+
+
+def accepted(precision: str) -> bool:
+    """May the CPU rule pick ``precision``? Float types always; a quantized one when its
+    measured quality clears the bar (unmeasured: no)."""
+    from captioner import precision as precision_
+
+    if precision_.get(precision).quantizer is None:
+        return True
+    q = QUALITY.get(precision)
+    return q is not None and q.cosine_mean >= MIN_COSINE and q.top1_decided >= MIN_TOP1_DECIDED
 
 
 def kind_of(hw: Hardware, float_precision: str) -> str | None:

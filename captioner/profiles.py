@@ -365,13 +365,14 @@ def _cpu(hw: Hardware) -> Decision:
 
 
 def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
-    """The CPU rule: of the measured rows for this kind of CPU (``cpuspeed.TABLE``) that fit
-    the RAM with the profile's frame budget, the largest model that decodes at least
-    ``TARGET_TOKENS_PER_S``, in its precision with the most bytes per weight that still does
-    (the closest to the trained weights); when none is that fast, the fastest that fits.
+    """The CPU rule: of the measured rows for this kind of CPU (``cpuspeed.TABLE``) whose
+    precision clears the quality bar (``cpuspeed.accepted``) and that fit the RAM with the
+    profile's frame budget, the largest model that decodes at least ``TARGET_TOKENS_PER_S``,
+    in its precision with the most bytes per weight that still does (the closest to the
+    trained weights); when none is that fast, the fastest that fits.
     Returns (plan, row, reason, reason_ko) or None when the table has no row for this CPU."""
     kind = cpuspeed.kind_of(hw, rt.float_precision)
-    rows = cpuspeed.rows(kind)
+    rows = tuple(r for r in cpuspeed.rows(kind) if cpuspeed.accepted(r.precision))
     if not rows:
         return None
     fitting = []

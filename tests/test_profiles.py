@@ -173,13 +173,21 @@ FAKE = (
     cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int4", 7.0, 29.0, 6.5, "test"),
     cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.8, 29.0, 15.4, "test"),
 )
+GOOD = {p: cpuspeed.Quality(p, 0.999, 0.04, 0.6, 1.0, 20, 64) for p in ("int8", "int4")}
 
 
-def test_the_cpu_rule_picks_the_largest_model_at_10_tokens_per_s(monkeypatch):
+@pytest.fixture
+def fake_table(monkeypatch):
+    monkeypatch.setattr(cpuspeed, "TABLE", FAKE)
+    monkeypatch.setattr(cpuspeed, "QUALITY", dict(GOOD))
+    profiles.decide.cache_clear()
+    yield
+    profiles.decide.cache_clear()
+
+
+def test_the_cpu_rule_picks_the_largest_model_at_10_tokens_per_s(fake_table):
     """Of the rows that fit: the largest model decoding >= 10 tok/s, in the precision with
     the most bytes that still does (int8 over int4); the 4B at 8 tok/s is too slow."""
-    monkeypatch.setattr(cpuspeed, "TABLE", FAKE)
-    profiles.decide.cache_clear()
     decision = profiles.decide(cpu({"avx512_bf16", "avx2"}, ram_gb=16))
     assert (decision.video.model, decision.video.precision) == ("Qwen/Qwen3-VL-2B-Instruct", "int8")
     assert decision.runtime.float_precision == "bf16"
@@ -187,30 +195,36 @@ def test_the_cpu_rule_picks_the_largest_model_at_10_tokens_per_s(monkeypatch):
     assert "INT4 (CPU) 15.0" in decision.reason and "10.5 tok/s" in decision.reason_ko
     assert decision.fits and decision.max_frames == 8
     assert decision.runtime.compute_dtype("int8") == "bfloat16"
-    profiles.decide.cache_clear()
 
 
-def test_when_nothing_reaches_10_tokens_per_s_the_fastest_wins(monkeypatch):
-    monkeypatch.setattr(cpuspeed, "TABLE", FAKE)
-    profiles.decide.cache_clear()
+def test_when_nothing_reaches_10_tokens_per_s_the_fastest_wins(fake_table):
     zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
     assert (zen2.video.model, zen2.video.precision) == ("Qwen/Qwen3-VL-2B-Instruct", "int4")
     assert zen2.runtime.float_precision == "fp32" and "the fastest" in zen2.reason
     assert zen2.runtime.compute_dtype("int4") == "float32"  # the prefill GEMM in fp32 there
-    profiles.decide.cache_clear()
 
 
-def test_a_row_that_does_not_fit_the_ram_is_skipped(monkeypatch):
+def test_a_precision_below_the_quality_bar_is_not_picked(fake_table):
+    """int4 fails the bar (cosine or top-1 on the decided steps): the rule never takes it,
+    however fast; an unmeasured quantized precision is not taken either; floats always are."""
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], top1_decided=0.8)
+    zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
+    assert zen2.video.precision == "int8"  # int4's 7.0 tok/s row is out
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], cosine_mean=0.98)
+    assert not cpuspeed.accepted("int4") and cpuspeed.accepted("int8")
+    del cpuspeed.QUALITY["int8"]
+    assert not cpuspeed.accepted("int8") and cpuspeed.accepted("bf16") and cpuspeed.accepted("fp32")
+
+
+def test_a_row_that_does_not_fit_the_ram_is_skipped(fake_table, monkeypatch):
     fast_4b = FAKE + (
         cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-8B-Instruct", "int8", 20.0, 1.0, 1.0, "x"),
     )
     monkeypatch.setattr(cpuspeed, "TABLE", fast_4b)
-    profiles.decide.cache_clear()
     small = profiles.decide(cpu({"avx512_bf16"}, ram_gb=8))  # 8B int8 needs > 6 GB usable
     assert small.video.model == "Qwen/Qwen3-VL-2B-Instruct"
     big = profiles.decide(cpu({"avx512_bf16"}, ram_gb=64))
     assert big.video.model == "Qwen/Qwen3-VL-8B-Instruct"
-    profiles.decide.cache_clear()
 
 
 def test_forcing_the_cpu_profile_gives_the_cpu_rule():

@@ -194,6 +194,14 @@ def throughput(
     def per_token_ms(a: str, b: str) -> float:
         return round((1 / decode[a] - 1 / decode[b]) * 1000, 3) if decode[a] and decode[b] else 0.0
 
+    # the same difference round by round (each round runs both back to back): its median and
+    # range say how much of it is the machine's noise
+    paired = [
+        (1 / x[2] - 1 / y[2]) * 1000
+        for x, y in zip(runs["ours"], runs["same_processors"], strict=True)
+        if x[2] and y[2]
+    ]
+
     return {
         "new_tokens": runs["ours"][0][0],
         "raw_new_tokens": runs["raw"][0][0],
@@ -209,6 +217,10 @@ def throughput(
         "same_processors_decode_tokens_per_s": round(decode["same_processors"], 2),
         "decode_ratio_ours_over_raw": round(decode["ours"] / decode["raw"], 3),
         "streaming_overhead_ms_per_token": per_token_ms("ours", "same_processors"),
+        "streaming_overhead_paired_ms": {
+            "median": round(statistics.median(paired), 3) if paired else None,
+            "range": [round(min(paired), 3), round(max(paired), 3)] if paired else None,
+        },
         "ours_minus_raw_ms_per_token": per_token_ms("ours", "raw"),
     }
 

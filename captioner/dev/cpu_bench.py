@@ -177,8 +177,13 @@ def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: i
 def quality(model: str, precisions: tuple[str, ...] = ("int8", "int4"), steps: int = 64) -> dict:
     """Each precision's logits against bf16's on the same inputs: 8 frames of the clip, then
     ``steps`` decoding steps teacher-forced to the tokens bf16 chose greedily. Per step:
-    cosine similarity of the logit vectors, KL(bf16 ‖ quantized) of their softmax, and
-    whether the top token agrees; mean and worst over the steps."""
+    cosine similarity of the logit vectors, the relative error ‖q − r‖ / ‖r‖, KL(bf16 ‖
+    quantized) of their softmax, and whether the top token agrees; mean and worst over the
+    steps. A random-weight model's softmax is nearly flat (``reference`` says how flat: its
+    top probability and top-2 margin), so top-1 agreement there mostly measures coin flips;
+    ``top1_decided`` counts only the steps whose bf16 top-2 margin is at least twice that
+    precision's logit error (RMS over the vocabulary) — ``decided_steps`` of them — where a
+    quantization that only adds noise of that size keeps the top token."""
     import torch
 
     from captioner import profiles, video
@@ -187,20 +192,37 @@ def quality(model: str, precisions: tuple[str, ...] = ("int8", "int4"), steps: i
     spec = video.SamplingSpec(fps=2.0, max_frames=8, max_pixels=profiles.PX_320)
     clip = video.load_clip(str(ASSET_CLIP), spec)
     reference, tokens = _logits_run(folder, "bf16", None, steps, clip)
-    out = {"model": model, "steps": steps, "reference": "bf16", "precisions": {}}
+    top2 = reference.topk(2, dim=-1).values
+    margin = top2[:, 0] - top2[:, 1]
+    probs = torch.softmax(reference, dim=-1)
+    out = {"model": model, "steps": steps, "reference": "bf16", "precisions": {},
+           "reference_stats": {
+               "vocab": reference.shape[-1],
+               "top_prob_median": float(f"{probs.max(-1).values.median().item():.3g}"),
+               "logit_std_median": round(reference.std(-1).median().item(), 4),
+               "top2_margin_median": round(margin.median().item(), 4),
+           }}  # fmt: skip
     for precision in precisions:
         logits, _ = _logits_run(folder, precision, tokens, steps, clip)
         cos = torch.nn.functional.cosine_similarity(reference, logits, dim=-1)
+        error = logits - reference
+        rel = error.norm(dim=-1) / reference.norm(dim=-1)
         p = torch.log_softmax(reference, dim=-1)
         q = torch.log_softmax(logits, dim=-1)
         kl = (p.exp() * (p - q)).sum(-1)
         top1 = (reference.argmax(-1) == logits.argmax(-1)).float()
+        rms = error.pow(2).mean(-1).sqrt()
+        decided = margin >= 2 * rms
         out["precisions"][precision] = {
             "cosine_mean": round(cos.mean().item(), 5),
             "cosine_min": round(cos.min().item(), 5),
+            "rel_error_mean": round(rel.mean().item(), 4),
             "kl_mean": float(f"{kl.mean().item():.3g}"),
             "kl_max": float(f"{kl.max().item():.3g}"),
             "top1_agreement": round(top1.mean().item(), 3),
+            "logit_error_rms_median": round(rms.median().item(), 4),
+            "decided_steps": int(decided.sum().item()),
+            "top1_decided": round(top1[decided].mean().item(), 3) if decided.any() else None,
         }
     return out
 

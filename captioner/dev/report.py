@@ -375,12 +375,44 @@ def markdown(report: dict) -> str:
             f"{row.get('planner_error_pct', float('nan')):+.1f}% |"
         )
     quality = report["quality"]["precisions"]
-    lines += ["", "| vs bf16 (64 teacher-forced steps) | cosine mean / min | KL mean / max | top-1 agree |",
-              "|---|---|---|---|"]  # fmt: skip
+    lines += ["", "| vs bf16 (64 teacher-forced steps) | cosine mean / min | relative error | "
+              "KL mean / max | top-1, all steps | top-1, decided steps |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
     for precision, q in quality.items():
+        decided = q.get("top1_decided")
+        decided_text = "—" if decided is None else f"{decided:.0%} of {q['decided_steps']}"
+        rel = q.get("rel_error_mean")
         lines.append(
             f"| {precision} | {q['cosine_mean']:.4f} / {q['cosine_min']:.4f} | "
-            f"{q['kl_mean']:.2g} / {q['kl_max']:.2g} | {q['top1_agreement']:.0%} |"
+            f"{'—' if rel is None else f'{rel:.1%}'} | "
+            f"{q['kl_mean']:.2g} / {q['kl_max']:.2g} | {q['top1_agreement']:.0%} | "
+            f"{decided_text} |"
+        )
+    lines += ["", streaming_table(report["streaming"])]
+    return "\n".join(lines) + "\n"
+
+
+def streaming_table(streaming: dict) -> str:
+    """Ours against generate() with the same processors and raw generate(), per thread count:
+    decode tok/s (medians) and the per-token differences, paired round by round."""
+    lines = [
+        "| torch threads | ours (streaming) | generate() + our processors | raw generate() | "
+        "streaming overhead, ms/token: median (range) |",
+        "|---|---|---|---|---|",
+    ]
+    for key, f in streaming.items():
+        if not key.startswith("threads_"):
+            continue
+        paired = f.get("streaming_overhead_paired_ms") or {}
+        if paired.get("median") is not None:
+            low, high = paired["range"]
+            overhead = f"{paired['median']:+.3f} ({low:+.3f} to {high:+.3f})"
+        else:
+            overhead = f"{f['streaming_overhead_ms_per_token']:+.3f}"
+        lines.append(
+            f"| {key.removeprefix('threads_')} | {f['ours_decode_tokens_per_s']:.1f} tok/s | "
+            f"{f['same_processors_decode_tokens_per_s']:.1f} tok/s | "
+            f"{f['raw_decode_tokens_per_s']:.1f} tok/s | {overhead} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -397,4 +429,12 @@ def cpuspeed_rows(report: dict) -> str:
                 f"{eight['decode_tokens_per_s']:.2f}, {eight['ttft_s']:.1f}, "
                 f"{s['peak_rss_gb']:.2f}, _EPYC),"
             )
+    quality = report["quality"]
+    for precision, q in quality["precisions"].items():
+        if q.get("top1_decided") is None:
+            continue
+        lines.append(
+            f'    "{precision}": Quality("{precision}", {q["cosine_mean"]}, {q["rel_error_mean"]}, '
+            f"{q['top1_agreement']}, {q['top1_decided']}, {q['decided_steps']}, {quality['steps']}),"
+        )
     return "\n".join(lines) + "\n"
