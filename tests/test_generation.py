@@ -213,3 +213,22 @@ def test_metrics_say_how_many_threads_generate_ran_with(vl, clip):
     (tests/test_quantize.py asks for one)."""
     done = _run(vl, Request("x", clip, options=Options(max_new_tokens=2, seed=0)))[-1]
     assert done.metrics.threads >= 1
+
+
+def test_the_streamer_hands_ids_over_at_once_or_with_the_next_token(monkeypatch):
+    """Ids within HANDOFF_S of the last hand-off wait for the next one (a fast model wakes
+    the consumer less often); the first goes at once; end() hands over the rest with the
+    last token's own time."""
+    import queue
+
+    clock = iter([10.0, 10.001, 10.002, 10.5, 10.501])
+    monkeypatch.setattr(generation.time, "perf_counter", lambda: next(clock))
+    sink: queue.Queue = queue.Queue()
+    streamer = generation._QueueStreamer(sink)
+    streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt: not handed over
+    for token in (7, 8, 9, 10, 11):
+        streamer.put(torch.tensor([token]))
+    streamer.end()
+    streamer.end()  # nothing twice
+    got = [sink.get_nowait() for _ in range(sink.qsize())]
+    assert got == [("ids", [7], 10.0), ("ids", [8, 9, 10], 10.5), ("ids", [11], 10.501)]
