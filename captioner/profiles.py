@@ -373,6 +373,7 @@ def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
     Returns (plan, row, reason, reason_ko) or None when the table has no row for this CPU."""
     kind = cpuspeed.kind_of(hw, rt.float_precision)
     rows = tuple(r for r in cpuspeed.rows(kind) if cpuspeed.accepted(r.precision))
+    refused = [r for r in cpuspeed.rows(kind) if not cpuspeed.accepted(r.precision)]
     if not rows:
         return None
     fitting = []
@@ -404,6 +405,14 @@ def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
     if others:
         why_en += f"; vs {others} tok/s"
         why_ko += f"; 비교: {others} tok/s"
+    refused_text = ", ".join(
+        f"{precision_.label(r.precision)} {r.decode_tokens_per_s:.1f} tok/s"
+        for r in refused
+        if r.model == row.model
+    )
+    if refused_text:
+        why_en += f"; not taken, its quality against bf16 not shown: {refused_text}"
+        why_ko += f"; bf16 대비 품질이 확인되지 않아 제외: {refused_text}"
     return plan, row, why_en + ")", why_ko + ")"
 
 

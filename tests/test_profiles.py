@@ -209,9 +209,13 @@ def test_a_precision_below_the_quality_bar_is_not_picked(fake_table):
     however fast; an unmeasured quantized precision is not taken either; floats always are."""
     cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], top1_decided=0.8)
     zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
-    assert zen2.video.precision == "int8"  # int4's 7.0 tok/s row is out
+    assert zen2.video.precision == "int8"  # int4's 7.0 tok/s row is out, and says so
+    assert "not taken" in zen2.reason and "INT4 (CPU) 7.0" in zen2.reason
+    assert "제외" in zen2.reason_ko
     cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], cosine_mean=0.98)
     assert not cpuspeed.accepted("int4") and cpuspeed.accepted("int8")
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], decided_steps=1)
+    assert not cpuspeed.accepted("int4")  # one decided step is no verdict, however it agrees
     del cpuspeed.QUALITY["int8"]
     assert not cpuspeed.accepted("int8") and cpuspeed.accepted("bf16") and cpuspeed.accepted("fp32")
 
