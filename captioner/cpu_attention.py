@@ -1,12 +1,15 @@
-"""PyTorch SDPA for a CPU, with the one-token decoding step computed in fp32.
+"""PyTorch SDPA for a CPU, with the one-token decoding step as two plain matrix products.
 
-PyTorch 2.14's CPU flash-attention kernel is slow for a single bf16 query row: one decoding
-step of Qwen3-VL-2B's attention (16 query heads, 8 KV heads, head 128, 550 cached tokens)
-took 1.9 ms on one thread and 5.1 ms on two, against 0.2-0.3 ms for the same call with q, k
-and v cast to fp32 (AMD EPYC Zen 4; 28 layers make it 50-140 ms per token, more than the
-int4 weights take to read). The prefill (many query rows) stays in the model's float type,
-where the kernel is fast. Registered with transformers as ``CPU_SDPA``; ``profiles.runtime``
-names it for the CPU and ``loader`` imports this module before loading such a model.
+PyTorch 2.14's CPU flash-attention kernel is slow for a single query row: one decoding step
+of Qwen3-VL-2B's attention (16 query heads, 8 KV heads, head 128, 550 cached tokens) took
+1.9 ms on one thread in bf16 (0.39 ms in fp32), and 8-18 ms on two threads while other jobs
+shared the 2 cores (its parallel loop over 16 small tasks waits at every barrier), against
+0.19 ms (one thread) and 0.44 ms (two) for the same step as scores = q·Kᵀ and out = p·V in
+the cache's own type with the softmax in fp32 (AMD EPYC Zen 4; 28 layers a token). The
+query heads that share a KV head are stacked as rows of one product, so K and V are read
+once and never copied or converted. The prefill (many query rows) stays on SDPA, where the
+kernel is fast. Registered with transformers as ``CPU_SDPA``; ``profiles.runtime`` names it
+for the CPU and ``loader`` registers it before loading such a model.
 """
 
 from __future__ import annotations
@@ -15,18 +18,45 @@ CPU_SDPA = "captioner_cpu_sdpa"
 
 
 def attention(module, query, key, value, attention_mask, **kwargs):
-    """transformers' SDPA attention; a single bf16/fp16 query row runs in fp32."""
-    import torch
+    """transformers' SDPA attention; a single query row as two matrix products."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if query.shape[2] != 1 or query.dtype == torch.float32:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-    if attention_mask is not None and attention_mask.is_floating_point():
-        attention_mask = attention_mask.float()
-    out, weights = sdpa_attention_forward(
-        module, query.float(), key.float(), value.float(), attention_mask, **kwargs
+    plain = (
+        query.shape[2] != 1
+        or kwargs.get("dropout", 0.0)
+        or kwargs.get("position_bias") is not None
+        or kwargs.get("cache") is not None
+        or kwargs.get("softcap") is not None
+        or query.shape[1] % key.shape[1]
     )
-    return out.to(query.dtype), weights
+    if plain:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    return one_row(query, key, value, attention_mask, kwargs.get("scaling")), None
+
+
+def one_row(query, key, value, attention_mask=None, scaling=None):
+    """Attention of one query row per head over the whole cache: (batch, heads, 1, dim) q
+    against (batch, kv_heads, n, dim) k / v; returns (batch, 1, heads, dim) as SDPA's
+    transformers wrapper does."""
+    import torch
+
+    batch, heads, _, dim = query.shape
+    kv_heads, length = key.shape[1], key.shape[2]
+    group = heads // kv_heads
+    q = query.reshape(batch, kv_heads, group, dim).to(key.dtype)
+    scores = torch.matmul(q, key.transpose(-1, -2)).float()  # (batch, kv_heads, group, n)
+    scores *= dim**-0.5 if scaling is None else scaling
+    if attention_mask is not None:
+        mask = attention_mask[..., :length]
+        if mask.shape[1] == heads and heads != 1:  # one row per query head
+            mask = mask.reshape(batch, kv_heads, group, length)
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        else:
+            scores = scores + mask.float()
+    weights = torch.softmax(scores, dim=-1).to(value.dtype)
+    out = torch.matmul(weights, value)  # (batch, kv_heads, group, dim)
+    return out.reshape(batch, 1, heads, dim).to(query.dtype)
 
 
 def register() -> str:

@@ -160,9 +160,10 @@ def test_a_torch_without_the_cpu_kernels_is_a_clear_error(tiny_vl, monkeypatch):
     assert "int4" in caught.value.en and "int4" in caught.value.ko
 
 
-def test_cpu_attention_computes_sdpa_and_decodes_in_fp32(tiny_vl):
-    """The same result as SDPA (one query row in fp32, many in the model's type), and a model
-    loaded with it streams."""
+def test_cpu_attention_computes_what_sdpa_computes(tiny_vl):
+    """The same result as SDPA in fp32 (one query row as two products, many through SDPA;
+    bf16 and fp32, with a bool and a float mask, a custom scale), and a tiny model's logits
+    with it equal plain SDPA's; the model streams."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     from captioner import cpu_attention
@@ -170,13 +171,21 @@ def test_cpu_attention_computes_sdpa_and_decodes_in_fp32(tiny_vl):
     module = torch.nn.Module()
     module.is_causal, module.num_key_value_groups, module.training = True, 2, False
     gen = torch.Generator().manual_seed(0)
-    k = torch.randn(1, 2, 30, 16, generator=gen).bfloat16()
-    v = torch.randn(1, 2, 30, 16, generator=gen).bfloat16()
-    for rows in (1, 30):
-        q = torch.randn(1, 4, rows, 16, generator=gen).bfloat16()
-        got, _ = cpu_attention.attention(module, q, k, v, None)
-        want, _ = sdpa_attention_forward(module, q.float(), k.float(), v.float(), None)
-        assert got.dtype == torch.bfloat16 and cosine(got, want) > 0.999
+    for dtype in (torch.bfloat16, torch.float32):
+        k = torch.randn(1, 2, 30, 16, generator=gen).to(dtype)
+        v = torch.randn(1, 2, 30, 16, generator=gen).to(dtype)
+        keep = torch.ones(1, 1, 1, 30, dtype=torch.bool)
+        keep[..., 3:9] = False
+        masks = (None, keep, torch.zeros(1, 1, 1, 30).masked_fill(~keep, float("-inf")))
+        for rows, mask, scale in ((1, None, None), (1, masks[1], 0.3), (1, masks[2], None),
+                                  (30, None, None)):  # fmt: skip
+            q = torch.randn(1, 4, rows, 16, generator=gen).to(dtype)
+            got, _ = cpu_attention.attention(module, q, k, v, mask, scaling=scale)
+            want, _ = sdpa_attention_forward(module, q.float(), k.float(), v.float(),
+                                             None if mask is None else mask[..., :1, :].expand(
+                                                 1, 1, rows, 30), scaling=scale)  # fmt: skip
+            assert got.dtype == dtype and got.shape == want.shape
+            assert cosine(got, want) > 0.9999
 
     def step_logits(attn: str):
         """Prefill a prompt, then three one-token steps teacher-forced to fixed tokens."""
