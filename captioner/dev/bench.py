@@ -262,6 +262,7 @@ def processor_costs(rows: int = 151_936, answer_tokens: int = 64, repeats: int =
         }
         queue_, streamer = queue.Queue(), generation._QueueStreamer(queue.Queue())
         streamer.sink, streamer.prompt_seen = queue_, True
+        streamer.HANDOFF_S = 0.0  # every token handed over: the cost of one hand-off
         splitter = generation._ThinkSplitter(tokenizer, [])
         answer = iter(tokenizer("숲 속의 토끼가 나비를 바라봅니다. " * 400)["input_ids"])
 
