@@ -10,8 +10,8 @@ float parts run in fp32; bf16 matmuls are emulated there, slowly). Other CPUs (A
 rows, and keep the float rule of ``profiles.runtime``.
 
 Figures: decode tokens/s after the first token and seconds to the first token with 8
-frames of the Big Buck Bunny clip (320×320 px per frame, 574 prompt tokens, 364 of them
-video), and the process's peak RSS, on random-weight real-size checkpoints with the app's
+frames of the Big Buck Bunny clip (a 320×320 px budget: 416×224 frames, 520 prompt tokens,
+364 of them video), and the process's peak RSS, on random-weight real-size checkpoints with the app's
 own loader and streaming generator; medians of interleaved runs. Regenerate with
 
     flock /tmp/captioner-heavy.lock python -m captioner bench --report docs/bench
@@ -69,11 +69,11 @@ _ZEN2_FP32 = "measured end to end on an AMD EPYC Zen 2 (AVX2), 2 cores"
 
 TABLE: tuple[CpuSpeed, ...] = (
     # bench --report, 2026-11-29: medians of 3 interleaved runs, 8 frames (docs/bench)
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 8.31, 10.2, 8.41, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 5.28, 10.8, 8.09, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 2.93, 11.4, 5.30, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 2.04, 19.7, 12.60, _EPYC),
-    # Qwen3-VL-4B was not measured here (its int4 reads 2.3x the 2B's bytes a token: ~3.6 tok/s
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 8.58, 11.6, 8.57, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 5.15, 11.3, 7.86, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 2.80, 11.0, 5.37, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.97, 19.3, 12.60, _EPYC),
+    # Qwen3-VL-4B was not measured here (its int4 reads 2.3x the 2B's bytes a token: ~3.7 tok/s
     # expected, short of 10): no rows, so the rule does not consider it on this kind of CPU
     # Zen 2: fp32 1.80 tok/s and 29 s to the first token measured there end to end (15.4 GB
     # peak RSS); int8 / int4 = 1.80 × (0.93 ms / 0.26 or 0.29 ms), their prefill is fp32's GEMM
