@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from captioner import catalog, errors, generation, loader, memory, profiles, prompts, video
+from captioner import precision as precision_
 from captioner.errors import CaptionerError, InternalError, InvalidRequest
 from captioner.generation import Error, Options, Request
 from captioner.settings import Settings
@@ -88,6 +89,7 @@ class Selection:
             revision=request.revision,
             adapter=request.adapter,
             cache_dir=cache_dir,
+            threads=rt.threads,
         )
 
     def to_dict(self) -> dict:
@@ -136,6 +138,7 @@ def select(request: DescribeRequest, settings: Settings) -> Selection:
         raise errors.text_only_model(spec.label if spec else model)
     sees_video = spec.supports_video if spec is not None else wants_video
     precision = request.precision or decision.default(sees_video).precision
+    precision_.require_device(precision, decision.runtime.device)
     max_frames, max_pixels = _frame_budget(request, decision)
     reason, reason_ko = decision.reason, decision.reason_ko
     plan = None

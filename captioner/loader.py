@@ -54,6 +54,7 @@ class ModelRequest:
     revision: str | None = None
     adapter: str | None = None  # LoRA adapter folder or Hub id
     cache_dir: str | None = None  # the Hub cache (None: huggingface_hub's default)
+    threads: int | None = None  # torch threads generation runs with (None: torch's default)
 
     def __hash__(self) -> int:  # device_map may be a dict
         return hash(json.dumps(dataclasses.asdict(self), sort_keys=True, default=str))
@@ -225,13 +226,44 @@ def quantization_config(request: ModelRequest):
 def _from_pretrained_kwargs(request: ModelRequest) -> dict:
     import torch
 
+    from captioner import cpu_attention
+
+    if request.attn_implementation == cpu_attention.CPU_SDPA:
+        cpu_attention.register()
+
+    dtype = request.compute_dtype
+    if precision_.get(request.precision).quantizer == "torch-cpu":
+        # Loaded as the checkpoint stores it (bf16) and quantized layer by layer: loading
+        # into fp32 first would hold twice the bytes (quantize.py casts the rest afterwards).
+        dtype = "bfloat16"
     return {
         "attn_implementation": request.attn_implementation,
         "quantization_config": quantization_config(request),
         # unquantized weights load in the compute dtype; 4-bit ones keep it for the rest
-        "dtype": getattr(torch, request.compute_dtype),
+        "dtype": getattr(torch, dtype),
         "device_map": request.device_map,
     }
+
+
+def _quantize_on_cpu(model, request: ModelRequest, progress: Progress) -> None:
+    """int8 / int4 on the CPU (``quantize.py``): the language model's linear layers and head,
+    then everything else in the compute dtype."""
+    import torch
+
+    from captioner import quantize
+
+    progress(0.9, f"양자화 중 / quantizing ({request.precision})")
+    dtype = getattr(torch, request.compute_dtype)
+    try:
+        counts = quantize.quantize_model(model, request.precision, dtype)
+        quantize.cast_floats(model, dtype)
+    except (RuntimeError, NotImplementedError) as exc:  # a torch build without the CPU kernels
+        raise ModelLoadError(
+            f"{request.precision} 양자화를 이 컴퓨터의 torch 에서 쓸 수 없습니다. bf16/fp32 를 쓰세요.",
+            f"This torch build cannot quantize to {request.precision} here; use bf16 or fp32.",
+            detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+        ) from exc
+    log.info("quantized %d layers to %s", counts["layers"], request.precision)
 
 
 # --- LoRA --------------------------------------------------------------------------------------
@@ -351,6 +383,8 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
             detail=f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
     model.eval()
+    if precision_.get(request.precision).quantizer == "torch-cpu":
+        _quantize_on_cpu(model, request, progress)
     if request.adapter:
         model = attach_adapter(model, request.adapter, progress, request.cache_dir)
     tokenizer = getattr(processor, "tokenizer", processor)

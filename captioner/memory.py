@@ -54,6 +54,10 @@ NF4_TENSOR_OVERHEAD = 64 + 1024 + 4  # NF4 code (16 fp32), nested code (256 fp32
 
 # CUDA context (~0.3-0.5 GiB), cuBLAS/cuDNN workspaces and caching-allocator slack, per device.
 DEVICE_RESERVE_BYTES = 1 * GiB
+# A CPU process besides its model: Python, torch, transformers, the processor, decoded frames
+# (what the measured peaks of README's Measurements leave beside weights, KV and activations).
+CPU_PROCESS_BYTES = 3 * GiB // 4
+CHECKPOINT_BYTES = 2  # Qwen3 / Qwen3-VL safetensors store bf16
 # Prefill peaks are estimated, not measured per kernel: keep a margin on them.
 ACTIVATION_MARGIN = 1.25
 DEFAULT_PROMPT_TOKENS = 512  # system prompt + Korean instructions + timestamps text
@@ -147,15 +151,65 @@ def nf4_tensor_bytes(numel: int) -> int:
     return math.ceil(numel / 2) + blocks + 4 * nested + NF4_TENSOR_OVERHEAD
 
 
-def weight_bytes(spec: ModelSpec, precision: str, *, quantize_vision: bool = False) -> int:
-    """Bytes of the weights once loaded in ``precision`` (see the module docstring for NF4)."""
+def weight_bytes(
+    spec: ModelSpec, precision: str, *, quantize_vision: bool = False, float_precision: str = "bf16"
+) -> int:
+    """Bytes of the weights once loaded in ``precision`` (see the module docstring for NF4;
+    ``cpu_quantized_bytes`` for the CPU's int8 / int4)."""
     counts = param_counts(spec)
     if precision_.get(precision).quantizer is None:
         return int(counts.total * precision_.get(precision).weight_bytes)
+    if precision_.get(precision).quantizer == "torch-cpu":
+        return cpu_quantized_bytes(spec, precision, float_precision)
     shapes = counts.linear_shapes if quantize_vision else _text_shapes(spec)
     quantized = sum(n * k for n, k in shapes)
     packed = sum(nf4_tensor_bytes(n) * k for n, k in shapes)
     return packed + (counts.total - quantized) * precision_.compute_bytes("nf4")
+
+
+def text_linear_dims(spec: ModelSpec) -> tuple[tuple[int, int, int], ...]:
+    """(out, in, how many) of the language model's linear layers (dense models)."""
+    t = spec.text
+    h, q, kv = t.hidden_size, t.num_heads * t.head_dim, t.num_kv_heads * t.head_dim
+    layers = t.num_layers
+    dims = [(q, h, layers), (kv, h, 2 * layers), (h, q, layers)]
+    if spec.is_moe:
+        return tuple(dims)  # fused experts are not nn.Linear: they stay in the float type
+    return tuple(dims + [(t.intermediate_size, h, 2 * layers), (h, t.intermediate_size, layers)])
+
+
+def cpu_quantized_bytes(spec: ModelSpec, precision: str, float_precision: str = "bf16") -> int:
+    """Bytes of a model under ``quantize.py``'s int8 / int4: every linear layer of the language
+    model quantized (int4 ones with their int8 prefill copy), a quantized head of
+    vocab × hidden (tied or not: with tied embeddings the input embeddings stay as well),
+    and everything else in the CPU's float type."""
+    from captioner import quantize  # arithmetic only; torch is imported by its functions
+
+    counts = param_counts(spec)
+    h, vocab = spec.text.hidden_size, spec.text.vocab_size
+    quantized = sum(
+        n * quantize.layer_bytes(precision, out, inp, prefill=True)
+        for out, inp, n in text_linear_dims(spec)
+    )
+    weights = sum(out * inp * n for out, inp, n in text_linear_dims(spec))
+    head = quantize.layer_bytes(precision, vocab, h, prefill=False)
+    rest = counts.total - weights - counts.lm_head  # vision, embeddings, norms, experts
+    return quantized + head + rest * precision_.compute_bytes(precision, float_precision)
+
+
+def decode_bytes_per_token(spec: ModelSpec, precision: str, float_precision: str = "bf16") -> int:
+    """Weight bytes one decoded token reads: the language model's linear layers and the head
+    (embedding rows read are negligible); the vision tower is not used while decoding."""
+    from captioner import quantize
+
+    dims = list(text_linear_dims(spec)) + [(spec.text.vocab_size, spec.text.hidden_size, 1)]
+    if precision_.get(precision).quantizer == "torch-cpu":
+        return sum(n * quantize.decode_bytes(precision, out, inp) for out, inp, n in dims)
+    per = precision_.compute_bytes(precision, float_precision)
+    if precision_.get(precision).quantizer == "bitsandbytes":
+        text = sum(n * nf4_tensor_bytes(out * inp) for out, inp, n in dims[:-1])
+        return text + dims[-1][0] * dims[-1][1] * per
+    return sum(n * out * inp for out, inp, n in dims) * per
 
 
 def _text_shapes(spec: ModelSpec) -> tuple[tuple[int, int], ...]:
@@ -198,11 +252,17 @@ def vision_tokens_for_pixels(spec: ModelSpec, frame_pixels: int) -> float:
 
 
 def activation_bytes(
-    spec: ModelSpec, precision: str, *, frames: int, frame_pixels: int, prompt_tokens: int
+    spec: ModelSpec,
+    precision: str,
+    *,
+    frames: int,
+    frame_pixels: int,
+    prompt_tokens: int,
+    float_precision: str = "bf16",
 ) -> int:
     """Estimated prefill peak (inference mode, SDPA): the larger of the vision encoder's and
     the language model's working sets, plus the video embeddings handed between them."""
-    cb = precision_.compute_bytes(precision)
+    cb = precision_.compute_bytes(precision, float_precision)
     t = spec.text
     video_tokens = frames * vision_tokens_for_pixels(spec, frame_pixels)
     seq = prompt_tokens + video_tokens
@@ -238,6 +298,8 @@ class Workload:
     max_new_tokens: int = 1024
     prompt_tokens: int = DEFAULT_PROMPT_TOKENS
     devices: int = 1  # GPUs the weights spread over (the memory given is their total)
+    float_precision: str = "bf16"  # the device's float type (a CPU: bf16 or fp32)
+    host: bool = False  # a CPU process: plan its peak RSS, loading included
 
 
 @dataclass(frozen=True)
@@ -287,6 +349,13 @@ def plan(
         f"{spec.label} {precision.upper()}: weights {gb(w)} + KV {gb(kv)} + activations "
         f"{gb(act)} + reserve {gb(reserve)} = {gb(total)} of {gb(available_bytes)} → {verdict}"
     )
+    if workload.host:
+        load = load_peak_bytes(spec, precision, workload.float_precision)
+        reason = (
+            f"{spec.label} {precision.upper()}: peak RSS = process {gb(reserve)} + the larger "
+            f"of loading {gb(load)} and running (weights {gb(w)} + KV {gb(kv)} + activations "
+            f"{gb(act)}) = {gb(total)} of {gb(available_bytes)} → {verdict}"
+        )
     if spec.supports_video:
         reason += (
             f" ({workload.frames} frames, {video_tokens} video tokens; up to {budget} frames fit)"
@@ -309,21 +378,51 @@ def plan(
 
 
 def _total(spec: ModelSpec, precision: str, workload: Workload):
-    w = weight_bytes(spec, precision)
+    floats = workload.float_precision
+    w = weight_bytes(spec, precision, float_precision=floats)
     video_tokens = math.ceil(
         workload.frames * vision_tokens_for_pixels(spec, workload.frame_pixels)
     )
     tokens = workload.prompt_tokens + video_tokens + workload.max_new_tokens
-    kv = kv_bytes_per_token(spec, precision_.compute_bytes(precision)) * tokens
+    kv = kv_bytes_per_token(spec, precision_.compute_bytes(precision, floats)) * tokens
     act = activation_bytes(
         spec,
         precision,
         frames=workload.frames,
         frame_pixels=workload.frame_pixels,
         prompt_tokens=workload.prompt_tokens,
+        float_precision=floats,
     )
-    reserve = DEVICE_RESERVE_BYTES * max(1, workload.devices)
-    return w + kv + act + reserve, (w, kv, act, reserve, video_tokens)
+    if workload.host:
+        reserve = CPU_PROCESS_BYTES
+        total = max(load_peak_bytes(spec, precision, floats), w + kv + act) + reserve
+    else:
+        reserve = DEVICE_RESERVE_BYTES * max(1, workload.devices)
+        total = w + kv + act + reserve
+    return total, (w, kv, act, reserve, video_tokens)
+
+
+def load_peak_bytes(spec: ModelSpec, precision: str, float_precision: str = "bf16") -> int:
+    """A CPU process's RSS at its peak while loading, without the process's own baseline.
+
+    Measured with the app's loader on real-size random Qwen3-VL-2B (README, Measurements):
+    transformers maps the bf16 safetensors file, and where the stored type is the wanted one
+    (bf16 into bf16) its pages are the weights, read in as they are first used: the load adds
+    nothing. Any other load reads the whole file while making new tensors, and the pages it
+    read stay counted until loading ends: fp32 from a bf16 file holds both, 6 bytes per
+    weight (12.6 GiB measured for 2B, where the old plan said 9.7); int8 / int4 hold the file
+    and the quantized model until ``quantize.cast_floats`` lets go of the file (8.6 / 8.1 GiB
+    measured, 4.9 / 4.4 GiB while generating). Under memory pressure the kernel drops the
+    file's clean pages first, so this is the most the process holds, not what it needs."""
+    stored = param_counts(spec).total * CHECKPOINT_BYTES
+    weights = weight_bytes(spec, precision, float_precision=float_precision)
+    kind = precision_.get(precision)
+    if (
+        kind.quantizer is None
+        and precision_.compute_bytes(precision, float_precision) == CHECKPOINT_BYTES
+    ):
+        return weights
+    return stored + weights
 
 
 def frame_budget(

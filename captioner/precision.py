@@ -6,6 +6,11 @@ device); how many bytes a whole model takes is ``memory.py``'s arithmetic on the
 - ``bf16`` / ``fp16`` / ``fp32``: the weights in that float type, computed in it too.
 - ``nf4``: bitsandbytes 4-bit NF4 with double quantization; the matmuls run in a *compute*
   dtype (bf16 or fp16), chosen with the device's float type.
+- ``int8`` / ``int4`` (CPU only): the language model's linear layers and its output head in
+  int8 (one scale per row) or int4 (groups of 128), read by PyTorch's packed CPU kernels
+  while decoding (``quantize.py``); the vision tower, embeddings and norms, and the prefill
+  GEMM stay in the CPU's float type (bf16 or fp32). An int4 layer keeps an int8 copy for the
+  prefill, so it holds 1.5 bytes per weight and reads 0.53 per decoded token.
 
 Sizes are in GiB (2**30 bytes) and printed as "GB", the way nvidia-smi and torch report
 them: a T4 shows about 15 GB, an "80GB" H100 about 79 GB.
@@ -26,7 +31,8 @@ class Precision:
     label: str  # how it is printed
     weight_bytes: float  # per parameter of a converted (quantized) weight
     float_dtype: str | None  # torch dtype of weights and compute; None: the compute dtype decides
-    quantizer: str | None = None  # the library that converts the weights
+    quantizer: str | None = None  # what converts the weights: "bitsandbytes" | "torch-cpu"
+    devices: tuple[str, ...] = ("cuda", "mps", "cpu")  # where it can run
 
 
 # Ordered from the most to the least bytes per weight.
@@ -35,6 +41,8 @@ TABLE: tuple[Precision, ...] = (
     Precision("bf16", "BF16", 2, "bfloat16"),
     Precision("fp16", "FP16", 2, "float16"),
     Precision("nf4", "NF4 4-bit", 0.5, None, quantizer="bitsandbytes"),
+    Precision("int8", "INT8 (CPU)", 1, None, quantizer="torch-cpu", devices=("cpu",)),
+    Precision("int4", "INT4 (CPU)", 0.5, None, quantizer="torch-cpu", devices=("cpu",)),
 )
 _BY_NAME = {p.name: p for p in TABLE}
 NAMES: tuple[str, ...] = tuple(_BY_NAME)
@@ -52,13 +60,27 @@ def get(name: str) -> Precision:
     return found
 
 
+def require_device(name: str, device: str) -> None:
+    """A bilingual InvalidRequest when precision ``name`` cannot run on ``device``."""
+    precision = get(name)
+    if device not in precision.devices:
+        where = ", ".join(precision.devices)
+        raise InvalidRequest(
+            f"{precision.label} 정밀도는 {where}에서만 쓸 수 있습니다 (이 실행: {device}).",
+            f"{precision.label} runs on {where} only (this run: {device}).",
+        )
+
+
 def compute_dtype(name: str, float_precision: str) -> str:
-    """The torch dtype the matmuls run in: a float precision's own, or for a quantized one
-    the device's float precision (``float_precision``), never fp32 (bitsandbytes' 4-bit
-    kernels compute in 16 bit; a CPU without fast bf16 still gets bf16 there)."""
+    """The torch dtype the matmuls run in: a float precision's own; for the CPU's int8 / int4
+    the device's float precision (the prefill GEMM and everything not quantized); for NF4 the
+    device's float precision but never fp32 (bitsandbytes' 4-bit kernels compute in 16 bit;
+    a CPU without fast bf16 still gets bf16 there)."""
     precision = get(name)
     if precision.float_dtype:
         return precision.float_dtype
+    if precision.quantizer == "torch-cpu":
+        return get(float_precision).float_dtype or ""
     return get("bf16" if float_precision == "fp32" else float_precision).float_dtype or ""
 
 

@@ -18,7 +18,8 @@ uses is decided by one rule, :func:`runtime`:
 - Device map "auto" on CUDA (spreads a large model over every visible GPU), the one device
   elsewhere; attention is PyTorch SDPA everywhere (flash-attn is not installed: it needs a
   CUDA build matching torch, which the Space image and most laptops lack, and SDPA already
-  runs the fused kernels torch ships).
+  runs the fused kernels torch ships). On a CPU a one-token decoding step runs in fp32
+  (``cpu_attention.py``): torch's bf16 kernel is 10-25× slower for one query row.
 
 :func:`decide` matches the GPU name and memory against the table as a hint, then lets the
 memory planner (``memory.py``) confirm that the profile's models fit with room for frames
@@ -36,8 +37,9 @@ import functools
 import re
 from dataclasses import dataclass
 
-from captioner import catalog, errors, memory
+from captioner import catalog, cpuspeed, errors, memory
 from captioner import precision as precision_
+from captioner.cpu_attention import CPU_SDPA  # SDPA, one-token decoding steps in fp32
 from captioner.hardware import GPU, Hardware
 from captioner.precision import GiB, gb
 
@@ -138,6 +140,7 @@ class Runtime:
     attn_implementation: str
     reason: str
     reason_ko: str
+    threads: int | None = None  # torch threads for generation (CPU); None: torch's default
 
     def precision(self, wanted: str) -> str:
         """A profile row's precision on this runtime: NATIVE becomes the float type."""
@@ -173,7 +176,21 @@ def runtime(kind: str, hw: Hardware) -> Runtime:
         )
         return Runtime(device, {"": "mps"}, "fp16", ATTENTION, *reason)  # fmt: skip
     float_precision, reason, reason_ko = _cpu_float(hw)
-    return Runtime(device, {"": "cpu"}, float_precision, ATTENTION, reason, reason_ko)
+    return Runtime(
+        device, {"": "cpu"}, float_precision, CPU_SDPA, reason, reason_ko, threads=cpu_threads(hw)
+    )
+
+
+def cpu_threads(hw: Hardware) -> int:
+    """Torch threads for generation on a CPU: one per core this process may use.
+
+    Set explicitly in the thread that runs generate() (torch's count is per OS thread: a
+    worker thread otherwise runs with whatever it inherited). Both cores help on a free
+    2-vCPU Space: the prefill is compute-bound and the int4 kernel unpacks as it reads. On
+    a 2-core machine that other processes keep busy, two OpenMP threads can wait a whole
+    scheduler slice for each other at every barrier (a bf16 2048×2048 product: 0.24 ms
+    idle, ~8 ms then); one thread is steadier there, and ``bench`` reports both."""
+    return max(1, hw.cpu_count)
 
 
 def _cpu_float(hw: Hardware) -> tuple[str, str, str]:
@@ -255,7 +272,16 @@ def decide(hw: Hardware, profile: str | None = None) -> Decision:
     Pure arithmetic on the hardware facts, cached: the page's previews, its runs, the CLI and
     doctor all get the same answer for the same machine."""
     if not is_auto(profile):
-        return _forced(hw, get(profile or ""))
+        forced = get(profile or "")
+        if forced.kind == "cpu":  # the CPU rule, on this machine's CPU and RAM
+            decision = _cpu(hw)
+            return dataclasses.replace(
+                decision,
+                forced=True,
+                reason=f"profile 'cpu' chosen by the user; {decision.reason}",
+                reason_ko=f"사용자가 프로필 'cpu' 선택; {decision.reason_ko}",
+            )
+        return _forced(hw, forced)
     if hw.kind == "cpu":
         return _cpu(hw)
     if hw.kind == "mps":
@@ -278,6 +304,7 @@ def plan_model(
         max_new_tokens=max_new_tokens,
         prompt_tokens=memory.DEFAULT_PROMPT_TOKENS if spec.supports_video else TEXT_PROMPT_TOKENS,
         devices=decision.devices,
+        **_host(decision.runtime),
     )
     return memory.plan(spec, precision, decision.available_bytes, workload)
 
@@ -319,15 +346,83 @@ def _cpu(hw: Hardware) -> Decision:
     rt = runtime("cpu", hw)
     available = int(hw.ram_bytes * CPU_MEMORY_SHARE)
     head_en, head_ko = rt.reason, rt.reason_ko
-    video = _plan_video(profile.video_model, rt.float_precision, available, profile, 1)
-    if video.max_frames < MIN_FRAMES_FLOOR and rt.float_precision == "fp32":
-        # Not enough RAM for fp32 weights: half the bytes beats not running at all.
-        rt = dataclasses.replace(rt, float_precision="bf16")
-        video = _plan_video(profile.video_model, "bf16", available, profile, 1)
-        head_en += f"; {gb(available)} usable RAM is too little for fp32 → bf16"
-        head_ko += f"; 사용 가능 RAM {gb(available)}은 fp32에 부족 → bf16"
+    picked = _cpu_pick(hw, rt, available, profile)
+    if picked is not None:
+        video, row, why_en, why_ko = picked
+        profile = dataclasses.replace(profile, video_model=row.model, video_precision=row.precision)
+        head_en += f"; {why_en}"
+        head_ko += f"; {why_ko}"
+    else:  # no measured rows for this CPU (e.g. ARM): the float type, as before
+        video = _plan_video(profile.video_model, rt.float_precision, available, profile, 1, rt)
+        if video.max_frames < MIN_FRAMES_FLOOR and rt.float_precision == "fp32":
+            # Not enough RAM for fp32 weights: half the bytes beats not running at all.
+            rt = dataclasses.replace(rt, float_precision="bf16")
+            video = _plan_video(profile.video_model, "bf16", available, profile, 1, rt)
+            head_en += f"; {gb(available)} usable RAM is too little for fp32 → bf16"
+            head_ko += f"; 사용 가능 RAM {gb(available)}은 fp32에 부족 → bf16"
     text = _fit_text(profile.text_model, rt.float_precision, rt, available, 1)
     return _decision(profile, rt, video, text, head_en, head_ko, hw)
+
+
+def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
+    """The CPU rule: of the measured rows for this kind of CPU (``cpuspeed.TABLE``) whose
+    precision clears the quality bar (``cpuspeed.accepted``) and that fit the RAM with the
+    profile's frame budget, the largest model that decodes at least ``TARGET_TOKENS_PER_S``,
+    in its precision with the most bytes per weight that still does (the closest to the
+    trained weights); when none is that fast, the fastest that fits.
+    Returns (plan, row, reason, reason_ko) or None when the table has no row for this CPU."""
+    kind = cpuspeed.kind_of(hw, rt.float_precision)
+    rows = tuple(r for r in cpuspeed.rows(kind) if cpuspeed.accepted(r.precision))
+    refused = [r for r in cpuspeed.rows(kind) if not cpuspeed.accepted(r.precision)]
+    if not rows:
+        return None
+    fitting = []
+    for row in rows:
+        plan = _plan_video(row.model, row.precision, available, profile, 1, rt)
+        if plan.max_frames >= min(profile.max_frames, MIN_FRAMES):
+            fitting.append((row, plan))
+    if not fitting:
+        return None
+    target = cpuspeed.TARGET_TOKENS_PER_S
+    fast = [(r, p) for r, p in fitting if r.decode_tokens_per_s >= target]
+    if fast:
+        row, plan = max(fast, key=lambda rp: (_size(rp[0].model), _bits(rp[0].precision)))
+        verdict_en, verdict_ko = f"the largest ≥ {target:g} tok/s", f"{target:g} tok/s 이상 중 최대"
+    else:
+        row, plan = max(fitting, key=lambda rp: rp[0].decode_tokens_per_s)
+        verdict_en, verdict_ko = f"none reaches {target:g} tok/s: the fastest", "가장 빠름"
+    figures = f"{row.decode_tokens_per_s:.1f} tok/s"
+    if row.ttft_8_frames_s is not None:
+        figures += f", first token {row.ttft_8_frames_s:.1f} s at 8 frames"
+    others = ", ".join(
+        f"{precision_.label(r.precision)} {r.decode_tokens_per_s:.1f}"
+        for r, _ in fitting
+        if r.model == row.model and r is not row
+    )
+    name = f"{_short(row.model)} {precision_.label(row.precision)}"
+    why_en = f"{name} decodes {figures} ({row.source}; {verdict_en}"
+    why_ko = f"{name}: 디코딩 {figures} ({row.source}; {verdict_ko}"
+    if others:
+        why_en += f"; vs {others} tok/s"
+        why_ko += f"; 비교: {others} tok/s"
+    refused_text = ", ".join(
+        f"{precision_.label(r.precision)} {r.decode_tokens_per_s:.1f} tok/s"
+        for r in refused
+        if r.model == row.model
+    )
+    if refused_text:
+        why_en += f"; not taken, its quality against bf16 not shown: {refused_text}"
+        why_ko += f"; bf16 대비 품질이 확인되지 않아 제외: {refused_text}"
+    return plan, row, why_en + ")", why_ko + ")"
+
+
+def _size(model_id: str) -> int:
+    return memory.param_counts(catalog.get(model_id)).total
+
+
+def _bits(precision: str) -> float:
+    """Bytes per weight a token reads: more is closer to the trained weights."""
+    return precision_.get(precision).weight_bytes
 
 
 def _mps(hw: Hardware) -> Decision:
@@ -365,13 +460,16 @@ def _forced(hw: Hardware, profile: Profile) -> Decision:
     else:  # cpu and mps size themselves from this machine's RAM
         share = CPU_MEMORY_SHARE if profile.kind == "cpu" else MPS_MEMORY_SHARE
         available, devices = int(hw.ram_bytes * share), 1
-    video = _plan_video(profile.video_model, rt.precision(profile.video_precision), available, profile, devices)  # fmt: skip
+    video = _plan_video(profile.video_model, rt.precision(profile.video_precision), available, profile, devices, rt)  # fmt: skip
     text = memory.plan(
         catalog.get(profile.text_model),
         rt.precision(profile.text_precision),
         available,
         memory.Workload(
-            max_new_tokens=PLAN_NEW_TOKENS, prompt_tokens=TEXT_PROMPT_TOKENS, devices=devices
+            max_new_tokens=PLAN_NEW_TOKENS,
+            prompt_tokens=TEXT_PROMPT_TOKENS,
+            devices=devices,
+            **_host(rt),
         ),
     )
     head_en = f"profile '{profile.name}' chosen by the user; {rt.reason}"
@@ -398,6 +496,14 @@ def _forced(hw: Hardware, profile: Profile) -> Decision:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _host(rt: Runtime | None) -> dict:
+    """Workload fields for a plan on this runtime: the CPU's float type, and on a CPU the
+    process's peak RSS (what the planner predicts there) instead of a device's memory."""
+    if rt is None or rt.device != "cpu":
+        return {}
+    return {"float_precision": rt.float_precision, "host": True}
+
+
 def _assumed_hardware(profile: Profile, hw: Hardware) -> Hardware:
     """The GPUs a CUDA profile assumes, on this machine's CPU facts."""
     gpu = GPU(0, profile.label_en, int(profile.min_memory_gb * GiB), profile.capability)
@@ -439,9 +545,19 @@ def _generic(hw: Hardware) -> Profile:
     return dataclasses.replace(base, max_frames=16, max_pixels=PX_448)
 
 
-def _plan_video(model_id: str, precision: str, available: int, profile: Profile, devices: int):
+def _plan_video(
+    model_id: str,
+    precision: str,
+    available: int,
+    profile: Profile,
+    devices: int,
+    rt: Runtime | None = None,
+):
     workload = memory.Workload(
-        frame_pixels=profile.max_pixels, max_new_tokens=PLAN_NEW_TOKENS, devices=devices
+        frame_pixels=profile.max_pixels,
+        max_new_tokens=PLAN_NEW_TOKENS,
+        devices=devices,
+        **_host(rt),
     )
     return memory.plan(
         catalog.get(model_id), precision, available, workload, frame_cap=profile.max_frames
@@ -461,7 +577,10 @@ def _largest_video(float_precision: str, available: int, profile: Profile, devic
 def _fit_text(model_id: str | None, precision: str, rt: Runtime, available: int, devices: int):
     """The profile's text model if it fits with a long prompt, else the largest that does."""
     workload = memory.Workload(
-        max_new_tokens=PLAN_NEW_TOKENS, prompt_tokens=TEXT_PROMPT_TOKENS, devices=devices
+        max_new_tokens=PLAN_NEW_TOKENS,
+        prompt_tokens=TEXT_PROMPT_TOKENS,
+        devices=devices,
+        **_host(rt),
     )
     wanted = catalog.get(model_id or "Qwen/Qwen3-0.6B")
     planned = memory.plan(wanted, precision, available, workload)

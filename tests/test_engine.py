@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from captioner import engine, loader
+from captioner import engine, errors, loader
 from captioner.errors import ModelDoesNotFit, UnsupportedInput
 from captioner.generation import Options
 from captioner.settings import Settings
@@ -93,3 +93,12 @@ def test_describe_bad_video_is_an_error_event(tmp_path, tiny_vl, settings):
     events = list(engine.describe(engine.DescribeRequest(video=str(bad), model=tiny_vl), settings))
     assert events[-1].kind == "error" and events[-1].user_error
     assert events[-1].error.code == "not_a_video"
+
+
+def test_cpu_only_precisions_are_refused_on_a_gpu():
+    from captioner.settings import from_environment
+
+    settings = from_environment(simulate_gpu="NVIDIA L4:22.5:8.9")
+    with pytest.raises(errors.InvalidRequest) as caught:
+        engine.select(engine.DescribeRequest(prompt="x", precision="int4"), settings)
+    assert "cpu" in caught.value.en

@@ -179,3 +179,56 @@ def test_done_carries_the_korean_check(vl, clip):
     assert done.korean == korean.check(done.answer)
     # the field has a default: constructors that predate it still work
     assert generation.Done("a", "", done.metrics, {}).korean is None
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "top_p"), [(0.7, 20, 0.8), (1.0, 0, 0.95),
+                                                             (0.6, 20, 1.0), (1.3, 50, 0.5)])  # fmt: skip
+def test_our_sampler_draws_from_transformers_distribution(temperature, top_k, top_p):
+    """The last processor samples from exactly what temperature, top-k and top-p leave in
+    transformers (generate() then only picks the one token left)."""
+    from transformers.generation.logits_process import (
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    scores = torch.randn(3, 2000, generator=torch.Generator().manual_seed(0)) * 3
+    warped = TemperatureLogitsWarper(temperature)(None, scores.clone())
+    if top_k:
+        warped = TopKLogitsWarper(top_k)(None, warped)
+    if top_p < 1.0:
+        warped = TopPLogitsWarper(top_p)(None, warped)
+    expected = torch.softmax(warped, dim=-1)
+    indices, probs = generation.sampling_distribution(scores, temperature, top_k, top_p)
+    ours = torch.zeros_like(scores).scatter_(-1, indices, probs)
+    ours = ours / ours.sum(-1, keepdim=True)
+    assert torch.allclose(ours, expected, atol=1e-6)
+    picked = generation._sampler(temperature, top_k, top_p)(None, scores.clone())
+    assert (torch.isfinite(picked).sum(-1) == 1).all()  # one token left per row
+    assert (expected.gather(-1, picked.argmax(-1, keepdim=True)) > 0).all()
+
+
+def test_metrics_say_how_many_threads_generate_ran_with(vl, clip):
+    """No thread count asked for: torch's own in the generate thread, reported all the same
+    (tests/test_quantize.py asks for one)."""
+    done = _run(vl, Request("x", clip, options=Options(max_new_tokens=2, seed=0)))[-1]
+    assert done.metrics.threads >= 1
+
+
+def test_the_streamer_hands_ids_over_at_once_or_with_the_next_token(monkeypatch):
+    """Ids within HANDOFF_S of the last hand-off wait for the next one (a fast model wakes
+    the consumer less often); the first goes at once; end() hands over the rest with the
+    last token's own time."""
+    import queue
+
+    clock = iter([10.0, 10.001, 10.002, 10.5, 10.501])
+    monkeypatch.setattr(generation.time, "perf_counter", lambda: next(clock))
+    sink: queue.Queue = queue.Queue()
+    streamer = generation._QueueStreamer(sink)
+    streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt: not handed over
+    for token in (7, 8, 9, 10, 11):
+        streamer.put(torch.tensor([token]))
+    streamer.end()
+    streamer.end()  # nothing twice
+    got = [sink.get_nowait() for _ in range(sink.qsize())]
+    assert got == [("ids", [7], 10.0), ("ids", [8, 9, 10], 10.5), ("ids", [11], 10.501)]

@@ -325,6 +325,8 @@ def test_hangul_streams_per_syllable_through_generation(tiny_vl, monkeypatch):
         streamer.end()
 
     monkeypatch.setattr(loaded.model, "generate", fake_generate)
+    # every id handed over on its own (these come faster than a real model's would)
+    monkeypatch.setattr(generation._QueueStreamer, "HANDOFF_S", 0.0)
     steps = _record_steps(monkeypatch)
     events = list(generation.stream(loaded, Request("설명", options=Options(max_new_tokens=99))))
     done = events[-1]

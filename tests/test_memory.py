@@ -3,12 +3,13 @@ meta device, no weights), NF4 as bitsandbytes really stores it, KV cache, frame 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 import torch
 
-from captioner import catalog, errors, memory
+from captioner import catalog, errors, memory, quantize
 from captioner.catalog import ModelSpec, TextArch, VisionArch
 
 GiB = memory.GiB
@@ -229,3 +230,71 @@ def test_candidates_go_from_largest_to_smallest_default_checkpoints():
     assert order[0] == ("Qwen3-VL-235B-A22B-Instruct", "bf16")
     assert order[-1] == ("Qwen3-VL-2B-Instruct", "nf4")
     assert all("Thinking" not in label for label, _ in order)
+
+
+def test_a_cpu_plan_predicts_the_process_peak_rss_loading_included():
+    """Known numbers (Qwen3-VL-2B, 2,127,532,032 weights; the checkpoint stores bf16): loading
+    it into fp32 holds the file's pages and the fp32 copy, 6 bytes per weight (measured 12.6
+    GiB, where a plan of weights + KV + activations said 9.7 GB)."""
+    spec = catalog.get("Qwen/Qwen3-VL-2B-Instruct")
+    total = memory.param_counts(spec).total
+    assert total == 2_127_532_032
+    assert memory.load_peak_bytes(spec, "fp32", "fp32") == 6 * total
+    assert memory.load_peak_bytes(spec, "bf16", "bf16") == 2 * total  # the file is the weights
+    linear = sum(o * i * n for o, i, n in memory.text_linear_dims(spec))
+    assert linear == 1_409_286_144  # 28 layers of q, k, v, o, gate, up, down
+    int4 = memory.weight_bytes(spec, "int4")
+    assert memory.load_peak_bytes(spec, "int4") == 2 * total + int4  # the file + the copy
+    workload = memory.Workload(frames=8, frame_pixels=320 * 320, max_new_tokens=32,
+                               prompt_tokens=156, float_precision="fp32", host=True)  # fmt: skip
+    fp32 = memory.plan(spec, "fp32", 64 * GiB, workload)
+    assert fp32.total_bytes == 6 * total + memory.CPU_PROCESS_BYTES  # loading is the peak
+    assert "peak RSS" in fp32.reason and "loading" in fp32.reason
+    bf16 = memory.plan(
+        spec, "bf16", 64 * GiB, dataclasses.replace(workload, float_precision="bf16")
+    )
+    assert bf16.total_bytes == bf16.weight_bytes + bf16.kv_bytes + bf16.activation_bytes + memory.CPU_PROCESS_BYTES  # fmt: skip
+
+
+def test_cpu_quantized_bytes_and_bytes_read_per_token():
+    spec = catalog.get("Qwen/Qwen3-VL-2B-Instruct")
+    counts = memory.param_counts(spec)
+    linear = sum(o * i * n for o, i, n in memory.text_linear_dims(spec))
+    rest = counts.total - linear  # vision, embeddings (kept for lookups), norms
+    head = quantize.int8_bytes(151_936, 2048)
+    assert memory.weight_bytes(spec, "int8") == linear + 2 * sum(
+        o * n for o, _, n in memory.text_linear_dims(spec)) + head + 2 * rest  # fmt: skip
+    assert memory.weight_bytes(spec, "int8", float_precision="fp32") - memory.weight_bytes(
+        spec, "int8") == 2 * rest  # fmt: skip
+    # a token reads the 28 layers and the 151,936-row head: ~1.72 G weights
+    assert memory.decode_bytes_per_token(spec, "bf16") == 2 * (linear + 151_936 * 2048)
+    assert (
+        memory.decode_bytes_per_token(spec, "int4")
+        < memory.decode_bytes_per_token(spec, "int8") / 1.8
+    )
+
+
+def test_the_cpu_peak_rss_plan_is_within_15_percent_of_the_recorded_runs():
+    """The planner against the peaks that ``bench --report`` recorded for real-size 2B in
+    every CPU precision (docs/bench: memory, not speed), each for the same workload."""
+    import json
+    from pathlib import Path
+
+    from captioner import profiles
+
+    path = Path(__file__).parents[1] / "docs/bench/sections/precisions-Qwen3-VL-2B-Instruct.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    spec = catalog.get(suite["model"])
+    checked = 0
+    for precision, summary in suite["precisions"].items():
+        for frames, run in summary["per_frames"].items():
+            workload = memory.Workload(
+                frames=int(frames), frame_pixels=profiles.PX_320, max_new_tokens=32,
+                prompt_tokens=run["prompt_tokens"] - run["video_tokens"],
+                float_precision="bf16", host=True,  # the recording machine's float type
+            )  # fmt: skip
+            planned = memory.plan(spec, precision, 1 << 50, workload).total_bytes / GiB
+            measured = max(summary["peak_rss_load_gb"], run["peak_rss_generation_gb"])
+            assert abs(planned - measured) / measured <= 0.15, (precision, frames)
+            checked += 1
+    assert checked >= 8  # 4 precisions × 2 frame counts

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from captioner import catalog, errors, hardware, profiles
+from captioner import catalog, cpuspeed, errors, hardware, precision, profiles
+from captioner.cpu_attention import CPU_SDPA
 from captioner.hardware import Hardware
 from captioner.precision import GiB
 
@@ -31,6 +32,9 @@ def test_profiles_table_is_consistent():
         assert not catalog.get(p.text_model).supports_video
         assert p.max_frames % 2 == 0 and p.max_pixels % 1024 == 0
         assert p.video_precision in (profiles.NATIVE, "nf4") and p.text_precision == profiles.NATIVE
+    for row in cpuspeed.TABLE:  # the CPU table names real catalog models and CPU precisions
+        assert catalog.get(row.model).supports_video
+        assert "cpu" in precision.get(row.precision).devices and row.kind in ("avx512_bf16", "avx2")
     with pytest.raises(errors.InvalidRequest):
         profiles.get("tpu")
 
@@ -130,27 +134,109 @@ def test_unknown_tiny_gpus_fall_back_instead_of_crashing():
 
 def test_cpu_float_type_is_a_rule_on_cpu_features():
     """bf16 only with native bf16 instructions (AVX-512 BF16 or AMX): an AVX2-only CPU such
-    as AMD EPYC Zen 2 gets fp32 whatever it measures; the same facts, the same answer."""
+    as AMD EPYC Zen 2 gets fp32 float parts whatever it measures; the same facts, the same
+    answer."""
     zen2 = profiles.decide(cpu({"avx2", "avx512f"}))
     assert (zen2.profile.name, zen2.video.model, zen2.text.model) == (
         "cpu", "Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-0.6B")  # fmt: skip
-    assert zen2.video.precision == "fp32" and "no native bf16" in zen2.reason
-    assert profiles.decide(cpu({"avx2"}, speedup=3.0)).video.precision == "fp32"
+    assert zen2.runtime.float_precision == "fp32" and "no native bf16" in zen2.reason
+    assert profiles.decide(cpu({"avx2"}, speedup=3.0)).runtime.float_precision == "fp32"
     amx = profiles.decide(cpu({"avx512_bf16", "amx_bf16"}))
-    assert amx.video.precision == amx.text.precision == "bf16" and "AMX" in amx.reason
-    assert amx.runtime.device_map == {"": "cpu"} and amx.runtime.attn_implementation == "sdpa"
+    assert amx.runtime.float_precision == amx.text.precision == "bf16" and "AMX" in amx.reason
+    assert amx.runtime.device_map == {"": "cpu"} and amx.runtime.attn_implementation == CPU_SDPA
+    assert amx.runtime.threads == 2  # one per core of the (simulated) machine
 
 
 def test_a_measurement_can_only_veto_bf16():
     measured_fast = profiles.decide(cpu({"avx512_bf16"}, speedup=1.8))
-    assert measured_fast.video.precision == "bf16" and "×1.80 faster" in measured_fast.reason
+    assert measured_fast.runtime.float_precision == "bf16"
+    assert "×1.80 faster" in measured_fast.reason
     measured_slow = profiles.decide(cpu({"avx512_bf16"}, speedup=0.6))
-    assert measured_slow.video.precision == "fp32" and "×0.60" in measured_slow.reason
+    assert measured_slow.runtime.float_precision == "fp32" and "×0.60" in measured_slow.reason
+    assert cpuspeed.kind_of(cpu({"avx512_bf16", "avx2"}, speedup=0.6), "fp32") == "avx2"
 
 
-def test_too_little_ram_for_fp32_falls_back_to_bf16():
-    little_ram = profiles.decide(cpu({"avx2"}, ram_gb=8))
-    assert little_ram.video.precision == "bf16"  # fp32 2B (7.9 GB) does not fit 6 GB of RAM
+def test_without_table_rows_a_cpu_keeps_the_float_rule():
+    """An ARM CPU (no x86 flags): nothing measured, so the float type as before; and with too
+    little RAM for fp32, bf16."""
+    arm = profiles.decide(cpu(set()))
+    assert arm.video.precision == "fp32" and cpuspeed.kind_of(cpu(set()), "fp32") is None
+    assert profiles.decide(cpu(set(), ram_gb=8)).video.precision == "bf16"
+
+
+FAKE = (
+    cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 15.0, 9.0, 4.5, "test"),
+    cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 10.5, 8.0, 4.2, "test"),
+    cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 5.9, 8.0, 5.0, "test"),
+    cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 8.0, 16.0, 8.0, "test"),
+    cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.0, 29.0, 6.0, "test"),
+    cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int4", 7.0, 29.0, 6.5, "test"),
+    cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.8, 29.0, 15.4, "test"),
+)
+GOOD = {p: cpuspeed.Quality(p, 0.999, 0.04, 0.6, 1.0, 20, 64) for p in ("int8", "int4")}
+
+
+@pytest.fixture
+def fake_table(monkeypatch):
+    monkeypatch.setattr(cpuspeed, "TABLE", FAKE)
+    monkeypatch.setattr(cpuspeed, "QUALITY", dict(GOOD))
+    profiles.decide.cache_clear()
+    yield
+    profiles.decide.cache_clear()
+
+
+def test_the_cpu_rule_picks_the_largest_model_at_10_tokens_per_s(fake_table):
+    """Of the rows that fit: the largest model decoding >= 10 tok/s, in the precision with
+    the most bytes that still does (int8 over int4); the 4B at 8 tok/s is too slow."""
+    decision = profiles.decide(cpu({"avx512_bf16", "avx2"}, ram_gb=16))
+    assert (decision.video.model, decision.video.precision) == ("Qwen/Qwen3-VL-2B-Instruct", "int8")
+    assert decision.runtime.float_precision == "bf16"
+    assert "10.5 tok/s" in decision.reason and "first token 8.0 s" in decision.reason
+    assert "INT4 (CPU) 15.0" in decision.reason and "10.5 tok/s" in decision.reason_ko
+    assert decision.fits and decision.max_frames == 8
+    assert decision.runtime.compute_dtype("int8") == "bfloat16"
+
+
+def test_when_nothing_reaches_10_tokens_per_s_the_fastest_wins(fake_table):
+    zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
+    assert (zen2.video.model, zen2.video.precision) == ("Qwen/Qwen3-VL-2B-Instruct", "int4")
+    assert zen2.runtime.float_precision == "fp32" and "the fastest" in zen2.reason
+    assert zen2.runtime.compute_dtype("int4") == "float32"  # the prefill GEMM in fp32 there
+
+
+def test_a_precision_below_the_quality_bar_is_not_picked(fake_table):
+    """int4 fails the bar (cosine or top-1 on the decided steps): the rule never takes it,
+    however fast; an unmeasured quantized precision is not taken either; floats always are."""
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], top1_decided=0.8)
+    zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
+    assert zen2.video.precision == "int8"  # int4's 7.0 tok/s row is out, and says so
+    assert "not taken" in zen2.reason and "INT4 (CPU) 7.0" in zen2.reason
+    assert "제외" in zen2.reason_ko
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], cosine_mean=0.98)
+    assert not cpuspeed.accepted("int4") and cpuspeed.accepted("int8")
+    cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], decided_steps=1)
+    assert not cpuspeed.accepted("int4")  # one decided step is no verdict, however it agrees
+    del cpuspeed.QUALITY["int8"]
+    assert not cpuspeed.accepted("int8") and cpuspeed.accepted("bf16") and cpuspeed.accepted("fp32")
+
+
+def test_a_row_that_does_not_fit_the_ram_is_skipped(fake_table, monkeypatch):
+    fast_4b = FAKE + (
+        cpuspeed.CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-8B-Instruct", "int8", 20.0, 1.0, 1.0, "x"),
+    )
+    monkeypatch.setattr(cpuspeed, "TABLE", fast_4b)
+    small = profiles.decide(cpu({"avx512_bf16"}, ram_gb=8))  # 8B int8 needs > 6 GB usable
+    assert small.video.model == "Qwen/Qwen3-VL-2B-Instruct"
+    big = profiles.decide(cpu({"avx512_bf16"}, ram_gb=64))
+    assert big.video.model == "Qwen/Qwen3-VL-8B-Instruct"
+
+
+def test_forcing_the_cpu_profile_gives_the_cpu_rule():
+    hw = cpu({"avx512_bf16", "avx2"})
+    forced, auto = profiles.decide(hw, "cpu"), profiles.decide(hw)
+    assert forced.forced and (forced.video.model, forced.video.precision) == (
+        auto.video.model, auto.video.precision)  # fmt: skip
+    assert "chosen by the user" in forced.reason
 
 
 def test_this_machine_gets_the_rule_its_cpu_flags_give(settings):

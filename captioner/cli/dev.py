@@ -3,6 +3,8 @@ development commands (tiny random checkpoints; measurements against raw library 
 
     python -m captioner make-tiny ./tiny
     python -m captioner bench --model ./tiny/vl
+    python -m captioner bench --report docs/bench        # every figure + plots (long: minutes)
+    python -m captioner bench --suite gpu [--dry]        # the GPU suite (dry: CPU, tiny model)
 """
 
 from __future__ import annotations
@@ -24,6 +26,17 @@ def register(sub) -> None:
     bench.add_argument("--max-new-tokens", type=int, default=64)
     bench.add_argument("--korean", action="store_true",
                        help="the Korean mask's cost per token against a real-size decoding step")  # fmt: skip
+    bench.add_argument("--report", metavar="DIR",
+                       help="measure everything into DIR/report.json with PNG plots")  # fmt: skip
+    bench.add_argument("--quick", metavar="TINY",
+                       help="with --report: measure only this tiny checkpoint (tests)")  # fmt: skip
+    bench.add_argument("--repeats", type=int, default=3, help="interleaved runs per figure")
+    bench.add_argument("--models", nargs="+", metavar="ID",
+                       help="with --report: the catalog models to measure (default: 2B and 4B)")  # fmt: skip
+    bench.add_argument("--suite", choices=["gpu"], help="the GPU suite (see README)")
+    bench.add_argument("--dry", action="store_true",
+                       help="with --suite gpu: on the CPU with a tiny model (no GPU needed)")  # fmt: skip
+    common.add_profile_argument(bench)
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--levels", default="1,4,8",
                        help="with --backend openai: requests in flight to compare (1,4,8)")  # fmt: skip
@@ -46,7 +59,22 @@ def bench_(args: argparse.Namespace) -> int:
     from captioner.errors import InvalidRequest
 
     common.quiet_libraries(args)
-    if args.korean:
+    if args.suite == "gpu":
+        from captioner.dev import gpu_suite
+
+        report = gpu_suite.run(common.settings(args), dry=args.dry)
+    elif args.report:
+        from captioner.dev import report as report_
+
+        models = tuple(args.models) if args.models else report_.MODELS
+        report = report_.build(
+            args.report,
+            quick=bool(args.quick),
+            tiny=args.quick,
+            repeats=args.repeats,
+            models=models,
+        )
+    elif args.korean:
         report = measure.korean_mask_overhead()
     elif args.backend == "openai" or args.base_url:
         from captioner.dev import serving
@@ -64,7 +92,8 @@ def bench_(args: argparse.Namespace) -> int:
         )
     else:
         raise InvalidRequest(
-            "--model 또는 --korean 중 하나를 지정하세요.", "Give --model or --korean."
+            "--model, --korean, --report, --suite 중 하나를 지정하세요.",
+            "Give --model, --korean, --report or --suite.",
         )
     print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 2))
     return common.EXIT_OK

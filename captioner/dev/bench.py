@@ -19,7 +19,9 @@ PyAV decoding from the start) on the same sampled frames of one clip.
 from __future__ import annotations
 
 import os
+import queue
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -97,21 +99,61 @@ class _Stamps:
         pass
 
 
-def throughput(loaded, clip, max_new_tokens: int, seed: int = 0) -> dict:
-    """Streaming generator vs raw generate() on identical inputs and seed, in one run.
+def _in_thread(fn, threads: int | None):
+    """``fn()`` in a fresh worker thread with ``threads`` torch threads set there (torch's
+    count is per OS thread), as the streaming generator runs generate(); (result, threads)."""
+    import torch
 
-    Two rates each: end to end (tokens / wall time of the whole call, prefill included) and
-    decoding (tokens after the first / time after the first). Ours includes everything a
-    user gets: the chat template and processor, the Korean mask, per-syllable detokenizing."""
+    box: dict = {}
+
+    def run():
+        if threads:
+            torch.set_num_threads(threads)
+        box["threads"] = torch.get_num_threads()
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"], box["threads"]
+
+
+def _rate(times: list[float]) -> float:
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+
+
+def throughput(
+    loaded, clip, max_new_tokens: int, seed: int = 0, rounds: int = 3, threads: int | None = None
+) -> dict:
+    """Three ways to generate the same tokens count on identical inputs and seed, each in a
+    worker thread with the same number of torch threads (reported), interleaved, medians:
+
+    - ``ours``: the streaming generator (``TransformersBackend.stream``) as users get it: chat
+      template and processor, Korean mask, presence penalty, our sampler, the queue to the
+      consuming thread, per-syllable detokenizing, events;
+    - ``same_processors``: raw ``model.generate`` with exactly our logits processors and
+      sampler and a do-nothing streamer that only notes the time of each token: the
+      difference to ``ours`` is what streaming itself costs per token;
+    - ``raw``: raw ``model.generate`` with transformers' own sampling (temperature, top-k,
+      top-p, multinomial over the whole vocabulary), no mask, no presence penalty.
+
+    End to end = tokens / wall time of the whole call (prefill included); decode = tokens
+    after the first / time after the first."""
     import torch
     from transformers import set_seed
 
+    threads = threads or getattr(loaded.request, "threads", None) or torch.get_num_threads()
     backend = generation.TransformersBackend(loaded)
     options = generation.Options(max_new_tokens=max_new_tokens, seed=seed)
     request = generation.Request("영상을 자세히 설명해 주세요.", clip, options=options)
-    inputs, _, _ = backend.prepare(request)
+    inputs, prompt_ids, _ = backend.prepare(request)
     sampling = backend.sampling(options)
-    sampling.pop("presence_penalty")
+    plain = {k: v for k, v in sampling.items() if k != "presence_penalty"}
 
     def ours():
         start = time.perf_counter()
@@ -119,36 +161,129 @@ def throughput(loaded, clip, max_new_tokens: int, seed: int = 0) -> dict:
         m = done.metrics
         return m.new_tokens, time.perf_counter() - start, m.tokens_per_s
 
-    def raw():
+    def generate_with(kwargs):
         set_seed(seed)
         stamps = _Stamps()
         start = time.perf_counter()
         with torch.inference_mode():
-            out = loaded.model.generate(
-                **inputs, **sampling, pad_token_id=loaded.tokenizer.pad_token_id, streamer=stamps
-            )
-        elapsed = time.perf_counter() - start
+            out = loaded.model.generate(**{**kwargs, "streamer": stamps})
         n = out.shape[1] - inputs["input_ids"].shape[1]
-        t = stamps.times
-        return n, elapsed, (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 else 0.0
+        return n, time.perf_counter() - start, _rate(stamps.times)
 
-    ours(), raw()  # warm-up
-    runs = {"ours": [], "raw": []}
-    for _ in range(3):  # interleaved, best of three: the machine's noise hits both alike
-        runs["ours"].append(ours())
-        runs["raw"].append(raw())
-    e2e = {k: max(n / s for n, s, _ in v) for k, v in runs.items()}
-    decode = {k: max(rate for _, _, rate in v) for k, v in runs.items()}
+    def same_processors():
+        kwargs = backend._generate_kwargs(
+            inputs, prompt_ids, sampling, threading.Event(), queue.Queue()
+        )
+        return generate_with(kwargs)
+
+    def raw():
+        pad = loaded.tokenizer.pad_token_id
+        return generate_with({**inputs, **plain, "pad_token_id": pad})
+
+    jobs = {"ours": ours, "same_processors": same_processors, "raw": raw}
+    used = {}
+    for name, job in jobs.items():  # warm-up, and the threads each side gets
+        _, used[name] = _in_thread(job, threads)
+    runs: dict[str, list] = {name: [] for name in jobs}
+    for _ in range(rounds):  # interleaved: the machine's noise hits all three alike
+        for name, job in jobs.items():
+            runs[name].append(_in_thread(job, threads)[0])
+    e2e = {k: statistics.median(n / s for n, s, _ in v) for k, v in runs.items()}
+    decode = {k: statistics.median(rate for _, _, rate in v) for k, v in runs.items()}
+
+    def per_token_ms(a: str, b: str) -> float:
+        return round((1 / decode[a] - 1 / decode[b]) * 1000, 3) if decode[a] and decode[b] else 0.0
+
+    # the same difference round by round (each round runs both back to back): its median and
+    # range say how much of it is the machine's noise
+    paired = [
+        (1 / x[2] - 1 / y[2]) * 1000
+        for x, y in zip(runs["ours"], runs["same_processors"], strict=True)
+        if x[2] and y[2]
+    ]
+
     return {
         "new_tokens": runs["ours"][0][0],
         "raw_new_tokens": runs["raw"][0][0],
+        "same_processors_new_tokens": runs["same_processors"][0][0],
+        "threads": used,
+        "rounds": rounds,
         "ours_tokens_per_s": round(e2e["ours"], 2),
         "raw_tokens_per_s": round(e2e["raw"], 2),
+        "same_processors_tokens_per_s": round(e2e["same_processors"], 2),
         "ratio_ours_over_raw": round(e2e["ours"] / e2e["raw"], 3),
         "ours_decode_tokens_per_s": round(decode["ours"], 2),
         "raw_decode_tokens_per_s": round(decode["raw"], 2),
+        "same_processors_decode_tokens_per_s": round(decode["same_processors"], 2),
         "decode_ratio_ours_over_raw": round(decode["ours"] / decode["raw"], 3),
+        "streaming_overhead_ms_per_token": per_token_ms("ours", "same_processors"),
+        "streaming_overhead_paired_ms": {
+            "median": round(statistics.median(paired), 3) if paired else None,
+            "range": [round(min(paired), 3), round(max(paired), 3)] if paired else None,
+        },
+        "ours_minus_raw_ms_per_token": per_token_ms("ours", "raw"),
     }
+
+
+def processor_costs(rows: int = 151_936, answer_tokens: int = 64, repeats: int = 200) -> dict:
+    """Milliseconds per token of each per-token step of generation, on one 151,936-wide score
+    row (the real vocabulary), one thread, medians: ours and transformers' sampling path."""
+    import torch
+    from transformers.generation.logits_process import (
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    from captioner import korean
+    from captioner.dev import tiny
+
+    tokenizer = tiny.build_tokenizer()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        generator = torch.Generator().manual_seed(0)
+        scores = torch.randn(1, rows, generator=generator)
+        prompt = 600
+        ids = torch.randint(0, 150_000, (1, prompt + answer_tokens), generator=generator)
+        mask = korean.logits_processor(tokenizer, rows, prompt_len=prompt)
+        steps = {
+            "korean_mask": lambda: mask(ids, scores.clone()),
+            "presence_penalty": lambda: generation._presence_penalty(prompt, 1.5)(
+                ids, scores.clone()
+            ),
+            "our_sampler": lambda: generation._sampler(0.7, 20, 0.8)(ids, scores.clone()),
+            "greedy_pick": lambda: scores.argmax(-1),
+            "stopping_criterion": lambda: generation._stop_on(threading.Event())(ids, scores),
+            "transformers_topk_topp": lambda: TopPLogitsWarper(0.8)(
+                ids, TopKLogitsWarper(20)(ids, TemperatureLogitsWarper(0.7)(ids, scores.clone()))
+            ),
+            "transformers_multinomial": lambda: torch.multinomial(torch.softmax(scores, -1), 1),
+        }
+        queue_, streamer = queue.Queue(), generation._QueueStreamer(queue.Queue())
+        streamer.sink, streamer.prompt_seen = queue_, True
+        streamer.HANDOFF_S = 0.0  # every token handed over: the cost of one hand-off
+        splitter = generation._ThinkSplitter(tokenizer, [])
+        answer = iter(tokenizer("숲 속의 토끼가 나비를 바라봅니다. " * 400)["input_ids"])
+
+        def consumer():  # what the consuming thread does per token, hand-off aside
+            streamer.put(torch.tensor([next(answer)]))
+            splitter.feed(queue_.get()[1])
+
+        steps["streamer_queue_and_detokenize"] = consumer
+        out = {}
+        for name, step in steps.items():
+            for _ in range(10):
+                step()
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                step()
+                times.append(time.perf_counter() - start)
+            out[name] = round(statistics.median(times) * 1000, 4)
+        return {"rows": rows, "threads": 1, "ms_per_token": out}
+    finally:
+        torch.set_num_threads(threads)
 
 
 def report(model: str, settings, video_path: str | None = None, max_new_tokens: int = 64) -> dict:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import resource
-import shutil
 import time
 from pathlib import Path
 
@@ -107,37 +106,12 @@ def make_long_clip(
 
 # --- the checkpoint -----------------------------------------------------------------------------
 def write_random_vl(folder: str | Path, model_id: str = "Qwen/Qwen3-VL-2B-Instruct") -> Path:
-    """A random-weight checkpoint of ``model_id``'s real architecture, loadable by path."""
-    import tempfile
-
-    import torch
-    from transformers import AutoModelForImageTextToText
-
-    from captioner import catalog
-    from captioner.dev import tiny
+    """A random-weight checkpoint of ``model_id``'s real architecture in ``folder``, loadable
+    by path (``dev/realsize.py`` builds it: buffers kept, weights tied, Qwen's tokenizer)."""
+    from captioner.dev import realsize
 
     folder = Path(folder)
-    config = catalog.hf_config(catalog.get(model_id))
-    with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(config, dtype=torch.bfloat16)
-    model.to_empty(device="cpu")
-    model.tie_weights()  # to_empty unties lm_head from the embeddings (622 MB saved twice)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.normal_(0.0, 0.02, generator=generator)
-    model.generation_config = tiny._generation_config(temperature=0.7, top_p=0.8, top_k=20)
-    model.save_pretrained(folder)
-    del model
-    with tempfile.TemporaryDirectory() as scratch:  # the tiny checkpoint's processor files
-        small = tiny.write_tiny_vl(Path(scratch) / "vl")
-        for item in small.iterdir():
-            if item.suffix != ".safetensors" and item.name not in ("config.json",
-                                                                   "generation_config.json"):  # fmt: skip
-                shutil.copy(item, folder / item.name)
-    note = {"what": f"random-weight {model_id} (real architecture), N(0, 0.02), bf16",
-            "outputs": "nonsense tokens at the real model's cost; for measurements only"}  # fmt: skip
-    (folder / "TINY_CHECKPOINT.json").write_text(json.dumps(note, indent=2), encoding="utf-8")
+    realsize.save(realsize.random_model(model_id), model_id, folder)
     return folder
 
 

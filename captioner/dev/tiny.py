@@ -182,7 +182,8 @@ def _tiny_text_dims() -> dict:
     )
 
 
-def _generation_config(**sampling):
+def generation_config(**sampling):
+    """Qwen3's generation_config.json token ids, sampling on, with ``sampling``."""
     from transformers import GenerationConfig
 
     return GenerationConfig(
@@ -194,16 +195,37 @@ def _generation_config(**sampling):
     )
 
 
+def vl_processor(thinking: str = "never"):
+    """A Qwen3-VL processor with Qwen's real tokenizer and the checkpoints' vision settings
+    (patch 16, merge 2, temporal patch 2, mean/std 0.5), for tiny and real-size checkpoints."""
+    from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
+
+    size = {"shortest_edge": 128 * 32 * 32, "longest_edge": 24576 * 32 * 32}
+    return Qwen3VLProcessor(
+        image_processor=Qwen2VLImageProcessor(
+            patch_size=16,
+            merge_size=2,
+            temporal_patch_size=2,
+            image_mean=[0.5] * 3,
+            image_std=[0.5] * 3,
+        ),
+        tokenizer=copy.deepcopy(build_tokenizer()),
+        video_processor=Qwen3VLVideoProcessor(
+            size=size,
+            patch_size=16,
+            temporal_patch_size=2,
+            merge_size=2,
+            image_mean=[0.5] * 3,
+            image_std=[0.5] * 3,
+        ),
+        chat_template=chat_template(thinking),
+    )
+
+
 def write_tiny_vl(folder: str | Path, seed: int = 0, thinking: str = "never") -> Path:
     """A tiny Qwen3-VL checkpoint (same classes, processor and file layout as Qwen3-VL-*)."""
     import torch
-    from transformers import (
-        Qwen2VLImageProcessor,
-        Qwen3VLConfig,
-        Qwen3VLForConditionalGeneration,
-        Qwen3VLProcessor,
-        Qwen3VLVideoProcessor,
-    )
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
     folder = Path(folder)
     torch.manual_seed(seed)
@@ -237,28 +259,9 @@ def write_tiny_vl(folder: str | Path, seed: int = 0, thinking: str = "never") ->
         vision_end_token_id=151653,
     )
     model = Qwen3VLForConditionalGeneration(config).eval()
-    model.generation_config = _generation_config(temperature=0.7, top_p=0.8, top_k=20)
+    model.generation_config = generation_config(temperature=0.7, top_p=0.8, top_k=20)
     model.save_pretrained(folder)
-    size = {"shortest_edge": 128 * 32 * 32, "longest_edge": 24576 * 32 * 32}
-    processor = Qwen3VLProcessor(
-        image_processor=Qwen2VLImageProcessor(
-            patch_size=16,
-            merge_size=2,
-            temporal_patch_size=2,
-            image_mean=[0.5] * 3,
-            image_std=[0.5] * 3,
-        ),
-        tokenizer=copy.deepcopy(build_tokenizer()),
-        video_processor=Qwen3VLVideoProcessor(
-            size=size,
-            patch_size=16,
-            temporal_patch_size=2,
-            merge_size=2,
-            image_mean=[0.5] * 3,
-            image_std=[0.5] * 3,
-        ),
-        chat_template=chat_template(thinking),
-    )
+    processor = vl_processor(thinking)
     processor.save_pretrained(folder)
     _write_marker(folder, "vl")
     return folder
@@ -275,7 +278,7 @@ def write_tiny_text(folder: str | Path, seed: int = 0) -> Path:
         **_tiny_text_dims(), rope_parameters={"rope_type": "default", "rope_theta": 1e6}
     )
     model = Qwen3ForCausalLM(config).eval()
-    model.generation_config = _generation_config(temperature=0.6, top_p=0.95, top_k=20)
+    model.generation_config = generation_config(temperature=0.6, top_p=0.95, top_k=20)
     model.save_pretrained(folder)
     tokenizer = copy.deepcopy(build_tokenizer())  # the cached one stays template-free
     tokenizer.chat_template = chat_template("hybrid")

@@ -15,8 +15,22 @@ def test_bench_reports_ours_against_the_raw_calls(tiny_vl, settings):
     assert decode["frames"] >= 4 and decode["ours_bytes"] < decode["raw_bytes"]  # target size
     assert decode["ours_s"] > 0 and decode["raw_decord_full_size_s"] > 0 and decode["cached_s"] > 0
     assert before["first_s"] > 0 and before["second_s"] > 0
-    assert speed["new_tokens"] == speed["raw_new_tokens"] == 6  # same length, same settings
+    # same length, same settings; like with like: every side in a worker thread, same threads
+    assert (
+        speed["new_tokens"] == speed["raw_new_tokens"] == speed["same_processors_new_tokens"] == 6
+    )
+    assert len(set(speed["threads"].values())) == 1 and speed["threads"]["ours"] >= 1
     assert speed["ours_tokens_per_s"] > 0 and speed["raw_decode_tokens_per_s"] > 0
+    assert "streaming_overhead_ms_per_token" in speed
+
+
+def test_per_token_steps_are_measured_on_the_real_vocabulary_width():
+    costs = bench.processor_costs(repeats=3)
+    assert costs["rows"] == 151_936 and costs["threads"] == 1
+    assert set(costs["ms_per_token"]) >= {
+        "korean_mask", "presence_penalty", "our_sampler", "transformers_topk_topp",
+        "transformers_multinomial", "streamer_queue_and_detokenize",
+    }  # fmt: skip
 
 
 def test_make_tiny_writes_loadable_checkpoints(tmp_path):

@@ -1,0 +1,138 @@
+"""How fast Qwen3-VL decodes on a CPU, per kind of CPU, model and precision: measured, data.
+
+``profiles.py`` picks the CPU profile's model and precision from this table (and the memory
+planner), never from a timing taken at start-up: the same machine gets the same answer at
+every start, and the reason shown to users names these figures.
+
+A CPU's kind is a rule on its features (``kind_of``): ``avx512_bf16`` (AVX-512 BF16 or AMX:
+native bf16 matmuls, so the float parts run in bf16) or ``avx2`` (x86 without them: the
+float parts run in fp32; bf16 matmuls are emulated there, slowly). Other CPUs (ARM) have no
+rows, and keep the float rule of ``profiles.runtime``.
+
+Figures: decode tokens/s after the first token and seconds to the first token with 8
+frames of the Big Buck Bunny clip (a 320×320 px budget: 416×224 frames, 520 prompt tokens,
+364 of them video), and the process's peak RSS, on random-weight real-size checkpoints with the app's
+own loader and streaming generator; medians of interleaved runs. Regenerate with
+
+    flock /tmp/captioner-heavy.lock python -m captioner bench --report docs/bench
+
+``source`` says where each figure comes from. The ``avx2`` rows are derived, not measured
+end to end: no AVX2-only machine was at hand while building this; they scale the
+per-matrix kernel times measured on an AMD EPYC Zen 2 (2048×2048, one vector: fp32 0.93 ms,
+int8 0.26 ms, int4 0.29 ms, bf16 25 ms) by the bytes each model reads per token, and say so.
+
+Quality (``QUALITY``, the bar ``accepted``): a quantized precision may be picked only when its
+logits stay close to bf16's (``cpu_bench.quality``: 8 frames, then 64 decoding steps
+teacher-forced to bf16's greedy tokens, on the same random-weight real-size 2B). The bar:
+cosine similarity of the logit vectors ≥ 0.99 on average (a logit error under ~14% of the
+logits' norm), and top-1 agreement ≥ 90% on the *decided* steps, those where bf16's top-2
+margin is at least twice the precision's logit error (its RMS over the vocabulary), with at
+least 16 such steps of the 64 (fewer: no verdict, not accepted). Why not top-1 over every
+step, or KL: a random-weight model's softmax over 151,936 rows is nearly flat (measured: its
+top token holds 7e-6 of the mass, the logits' spread is 0.018 and the top-2 margin 0.0024,
+medians), so a small perturbation flips the top token about half the time and KL is ~1e-6
+whatever happens: neither says how a trained model, whose top token usually stands clear,
+would fare. The decided steps are the ones where a trained model's situation holds: the top
+token leads by more than the quantization noise.
+
+Measured: int8 passes (cosine 0.9997, 59 decided steps, all agree). int4 has cosine 0.9904
+but its logit error (RMS 0.0025) is as large as bf16's typical top-2 margin, so only 1 of
+the 64 steps is decided: no verdict, and the rule takes **int8** here though int4 decodes
+faster (int4 stays available with ``--precision int4``). What no figure here can show:
+trained weights have heavier tails than N(0, σ), where round-to-nearest int4 errs more, and
+judging real captions needs the real weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from captioner.hardware import Hardware
+
+TARGET_TOKENS_PER_S = 10.0  # twice what a fast Korean reader reads
+
+
+@dataclass(frozen=True)
+class CpuSpeed:
+    kind: str  # "avx512_bf16" | "avx2"
+    model: str  # catalog id
+    precision: str  # precision.NAMES entry
+    decode_tokens_per_s: float
+    ttft_8_frames_s: float | None
+    peak_rss_gb: float | None
+    source: str
+
+
+_EPYC = "AMD EPYC (Zen 4, AVX-512 BF16), 2 cores, measured"
+_ZEN2 = "derived from 2048×2048 kernel times on an AMD EPYC Zen 2 (AVX2), not measured end to end"
+_ZEN2_FP32 = "measured end to end on an AMD EPYC Zen 2 (AVX2), 2 cores"
+
+TABLE: tuple[CpuSpeed, ...] = (
+    # bench --report, 2026-11-29: medians of 3 interleaved runs, 8 frames (docs/bench)
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 8.58, 11.6, 8.57, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 5.15, 11.3, 7.86, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 2.80, 11.0, 5.37, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.97, 19.3, 12.60, _EPYC),
+    # Qwen3-VL-4B was not measured here (its int4 reads 2.3x the 2B's bytes a token: ~3.7 tok/s
+    # expected, short of 10): no rows, so the rule does not consider it on this kind of CPU
+    # Zen 2: fp32 1.80 tok/s and 29 s to the first token measured there end to end (15.4 GB
+    # peak RSS); int8 / int4 = 1.80 × (0.93 ms / 0.26 or 0.29 ms), their prefill is fp32's GEMM
+    CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.44, 29.0, None, _ZEN2),
+    CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int4", 5.77, 29.0, None, _ZEN2),
+    CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.80, 29.0, 15.4, _ZEN2_FP32),
+)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A quantized precision's logits against bf16's (``cpu_bench.quality``, in the report)."""
+
+    precision: str
+    cosine_mean: float
+    rel_error_mean: float  # ‖q − r‖ / ‖r‖ per step, mean
+    top1_all: float  # top-1 agreement over all steps: coin flips on a flat softmax
+    top1_decided: float  # ... over the steps whose bf16 top-2 margin >= 2 × the error's RMS
+    decided_steps: int
+    steps: int
+
+
+# The accepted bar for a CPU default (see the module docstring for why these figures).
+MIN_COSINE = 0.99
+MIN_TOP1_DECIDED = 0.90
+MIN_DECIDED_STEPS = 16  # fewer decided steps than this: no verdict, so not accepted
+
+# bench --report, 2026-11-29 (docs/bench/report.json, "quality"): real-size random 2B
+QUALITY: dict[str, Quality] = {
+    "int8": Quality("int8", 0.99974, 0.0227, 1.0, 1.0, 59, 64),
+    "int4": Quality("int4", 0.99036, 0.1394, 0.5, 1.0, 1, 64),  # 1 decided step: no verdict
+}
+
+
+def accepted(precision: str) -> bool:
+    """May the CPU rule pick ``precision``? Float types always; a quantized one when its
+    measured quality clears the bar (unmeasured: no)."""
+    from captioner import precision as precision_
+
+    if precision_.get(precision).quantizer is None:
+        return True
+    q = QUALITY.get(precision)
+    return (
+        q is not None
+        and q.cosine_mean >= MIN_COSINE
+        and q.decided_steps >= MIN_DECIDED_STEPS
+        and q.top1_decided >= MIN_TOP1_DECIDED
+    )
+
+
+def kind_of(hw: Hardware, float_precision: str) -> str | None:
+    """The table's kind of this CPU, given the float type the runtime rule chose for it
+    (bf16 only where native bf16 was found and confirmed), or None: no rows for it."""
+    if float_precision == "bf16" and hw.cpu_bf16:
+        return "avx512_bf16"
+    if "avx2" in hw.cpu_flags:
+        return "avx2"  # x86 without native bf16 (Zen 2, Skylake...): float parts in fp32
+    return None
+
+
+def rows(kind: str | None) -> tuple[CpuSpeed, ...]:
+    return tuple(r for r in TABLE if r.kind == kind)

@@ -1,0 +1,73 @@
+"""``bench --report`` and ``bench --suite gpu``: the JSON's keys and the plots, on the tiny
+checkpoint (structure only: the figures are measurements, shown in the README)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from captioner.dev import cpu_bench, gpu_suite, report
+
+
+def _in_process(model, precision, frames, new_tokens, threads):
+    return cpu_bench.run_once(model, precision, tuple(frames), new_tokens, threads)
+
+
+@pytest.fixture(scope="module")
+def built(tiny_vl, tmp_path_factory):
+    """A quick report of the tiny checkpoint, each run in this process (no subprocesses)."""
+    folder = tmp_path_factory.mktemp("report")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(cpu_bench, "_subprocess", _in_process)
+    patch.setattr(report, "measure_bandwidth", lambda threads, **kw: 10.0 * threads)
+    try:
+        yield folder, report.build(folder, quick=True, tiny=tiny_vl)
+    finally:
+        patch.undo()
+
+
+def test_the_report_has_every_section_and_the_machine(built):
+    folder, result = built
+    saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert set(saved) == {"machine", "precisions", "frames", "quality", "streaming", "readers"}
+    machine = saved["machine"]
+    assert {"cpu", "cores", "memory_gb", "bandwidth_gb_s", "torch", "transformers"} <= set(machine)
+    (suite,) = saved["precisions"].values()
+    for summary in suite["precisions"].values():
+        assert {"load_s", "peak_rss_gb", "threads", "per_frames", "compute_dtype"} <= set(summary)
+    assert [row["frames"] for row in saved["frames"]["rows"]] == [4, 8]
+    assert set(saved["quality"]["precisions"]) == {"int8", "int4"}
+    assert {"threads_1", "threads_2", "steps"} <= set(saved["streaming"])
+    assert "transformers_load_video_pyav" in saved["readers"]["median_s"]
+    assert {p.split("/")[-1] for p in result["plots"]} == {
+        "decode.png", "frames.png", "streaming.png", "readers.png"}  # fmt: skip
+
+
+def test_plots_are_png_files(built):
+    folder, result = built
+    for path in result["plots"]:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_measured_section_is_reused(built, monkeypatch):
+    folder, _ = built
+    monkeypatch.setattr(report, "machine", lambda: pytest.fail("measured again"))
+    assert report._section(folder, "machine", report.machine)["cores"] >= 1
+
+
+def test_the_gpu_suite_runs_dry_on_the_cpu():
+    result = gpu_suite.run(dry=True, frames=(4,))
+    assert result["dry"] is True and result["device"] == "cpu"
+    assert result["decode"]["bf16"]["tokens_per_s"] > 0 and result["decode"]["nf4"] is None
+    assert [row["frames"] for row in result["ttft"]] == [4] and result["ttft"][0]["ttft_s"] > 0
+
+
+@pytest.mark.parametrize(("name", "bandwidth"), [
+    ("NVIDIA H100 80GB HBM3", 3350.0), ("NVIDIA H100 PCIe", 2000.0), ("NVIDIA H200", 4800.0),
+    ("NVIDIA A100-SXM4-80GB", 2039.0), ("NVIDIA A100-SXM4-40GB", 1555.0), ("NVIDIA L4", 300.0),
+    ("NVIDIA A10G", 600.0), ("Tesla T4", 320.0), ("NVIDIA GeForce RTX 4090", None),
+])  # fmt: skip
+def test_peak_bandwidth_table(name, bandwidth):
+    assert gpu_suite.peak_bandwidth(name) == bandwidth

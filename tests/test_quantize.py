@@ -1,0 +1,214 @@
+"""The CPU's int8 / int4 text decoder (captioner/quantize.py): correct products, the bytes the
+planner counts, the layers it touches, and a quantized tiny model close to its bf16 self.
+
+No speed is asserted here: the speeds are in ``python -m captioner bench --report`` and the
+README."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from captioner import generation, loader, memory, quantize
+
+
+def linear(out_features=96, in_features=256, bias=False, seed=0) -> torch.nn.Linear:
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(in_features, out_features, bias=bias).to(torch.bfloat16)
+    with torch.no_grad():
+        layer.weight.normal_(0.0, 0.02)
+    return layer
+
+
+def cosine(a, b) -> float:
+    return torch.nn.functional.cosine_similarity(
+        a.float().flatten(), b.float().flatten(), dim=0
+    ).item()
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int4"])
+@pytest.mark.parametrize("rows", [1, 3, quantize.DECODE_ROWS + 1, 40])  # decode and prefill paths
+def test_a_quantized_layer_computes_the_same_product(scheme, rows):
+    layer = linear(bias=True)
+    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=True)
+    x = torch.randn(2, rows, layer.in_features, dtype=torch.bfloat16)
+    with torch.no_grad():
+        want, got = layer(x), q(x)
+    assert got.shape == want.shape and got.dtype == torch.bfloat16
+    # int8: rounding to 1/254 of a row's range; int4 (decode rows): 1/30 of a group's range
+    floor = 0.999 if scheme == "int8" or rows > quantize.DECODE_ROWS else 0.99
+    assert cosine(got, want) > floor
+
+
+def test_fp32_activations_go_through_the_same_kernels():
+    """A CPU without fast bf16 keeps its float parts in fp32; the layer takes and returns fp32."""
+    layer = linear()
+    q = quantize._module_class()(layer, "int4", torch.float32, prefill=True)
+    for rows in (1, 20):
+        x = torch.randn(rows, layer.in_features)
+        with torch.no_grad():
+            y = q(x)
+        assert y.dtype == torch.float32
+        assert cosine(y, layer.float()(x)) > 0.99
+
+
+@pytest.mark.parametrize(("scheme", "prefill"), [("int8", False), ("int4", True), ("int4", False)])
+def test_layer_bytes_are_what_the_buffers_hold(scheme, prefill):
+    layer = linear(out_features=64, in_features=384)
+    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=prefill)
+    held = sum(b.numel() * b.element_size() for b in q.buffers())
+    assert held == quantize.layer_bytes(scheme, 64, 384, prefill=prefill)
+    assert quantize.group_size(384) == 128 and quantize.group_size(64) == 64
+
+
+def test_int4_reads_about_half_a_byte_per_weight():
+    assert quantize.decode_bytes("int4", 2048, 2048) == 2048 * 2048 // 2 + 4 * 2048 * 16
+    assert quantize.decode_bytes("int8", 2048, 2048) == 2048 * 2048 + 2 * 2048
+
+
+@pytest.fixture(scope="module")
+def bf16_and_int4(tiny_vl):
+    loader.unload()
+    request = loader.ModelRequest(tiny_vl, precision="bf16", compute_dtype="bfloat16")
+    reference = loader._load_uncached(request, lambda f, m: None)
+    quantized = {}
+    for scheme in ("int8", "int4"):
+        quantized[scheme] = loader._load_uncached(
+            loader.ModelRequest(tiny_vl, precision=scheme, compute_dtype="bfloat16"),
+            lambda f, m: None,
+        )
+    return reference, quantized
+
+
+def test_only_the_language_model_and_its_head_are_quantized(bf16_and_int4):
+    _, quantized = bf16_and_int4
+    model = quantized["int4"].model
+    names = [name for name, m in model.named_modules() if type(m).__name__ == "QuantizedLinear"]
+    assert names and not any("visual" in name for name in names)
+    assert "lm_head" in names
+    assert type(model.get_input_embeddings()) is torch.nn.Embedding  # lookups stay float
+    assert model.get_input_embeddings().weight.dtype == torch.bfloat16
+    plain = [n for n, m in model.named_modules() if type(m) is torch.nn.Linear]
+    assert plain and all("visual" in n for n in plain)
+    assert model.lm_head.q8 is None  # the head decodes only: no int8 prefill copy
+
+
+@pytest.mark.parametrize(("scheme", "floor"), [("int8", 0.999), ("int4", 0.98)])
+def test_quantized_logits_stay_close_to_bf16(bf16_and_int4, scheme, floor):
+    """The same prompt through bf16 and the quantized model: the next-token logits agree."""
+    reference, quantized = bf16_and_int4
+    ids = torch.randint(0, 150_000, (1, 24), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        want = reference.model(input_ids=ids).logits[0]  # 24 rows: the int8 GEMM path
+        got = quantized[scheme].model(input_ids=ids).logits[0]
+        step_want = reference.model(input_ids=ids[:, :1]).logits[0, -1]  # one row: packed kernel
+        step_got = quantized[scheme].model(input_ids=ids[:, :1]).logits[0, -1]
+    assert cosine(got, want) > floor and cosine(step_got, step_want) > floor
+
+
+def test_the_planner_counts_what_a_quantized_model_holds(bf16_and_int4):
+    """``memory.cpu_quantized_bytes``' arithmetic, on the tiny model's own dimensions."""
+    _, quantized = bf16_and_int4
+    model = quantized["int4"].model
+    held = sum(t.numel() * t.element_size() for t in model.parameters())
+    held += sum(b.numel() * b.element_size() for b in model.buffers() if b is not None)
+    rotary = sum(b.numel() * b.element_size() for n, b in model.named_buffers() if "inv_freq" in n)
+    text = model.config.get_text_config()
+    h, inter = text.hidden_size, text.intermediate_size
+    q, kv = text.num_attention_heads * text.head_dim, text.num_key_value_heads * text.head_dim
+    layers = text.num_hidden_layers
+    dims = [(q, h, layers), (kv, h, 2 * layers), (h, q, layers), (inter, h, 2 * layers),
+            (h, inter, layers)]  # fmt: skip
+    expected_q = sum(n * quantize.layer_bytes("int4", o, i, prefill=True) for o, i, n in dims)
+    expected_q += quantize.layer_bytes("int4", text.vocab_size, h, prefill=False)
+    quantized_held = sum(
+        b.numel() * b.element_size()
+        for m in model.modules()
+        if type(m).__name__ == "QuantizedLinear"
+        for b in m.buffers()
+    )
+    assert quantized_held == expected_q
+    float_params = sum(p.numel() for p in model.parameters())
+    assert held - rotary == expected_q + 2 * float_params
+    assert memory.cpu_quantized_bytes  # the same arithmetic, on catalog models (test_memory)
+
+
+def test_a_quantized_model_streams_with_fp32_float_parts(tiny_vl):
+    """An AVX2-only CPU: float parts in fp32, quantized layers through the bf16 kernels."""
+    loader.unload()
+    loaded = loader.load(loader.ModelRequest(tiny_vl, precision="int4", compute_dtype="float32",
+                                             threads=1))  # fmt: skip
+    floats = {p.dtype for p in loaded.model.parameters()}
+    assert floats == {torch.float32}
+    events = list(generation.stream(loaded, generation.Request(
+        "안녕하세요", options=generation.Options(max_new_tokens=6, seed=0))))  # fmt: skip
+    done = events[-1]
+    assert done.kind == "done" and done.metrics.new_tokens == 6 and done.metrics.threads == 1
+    loader.unload()
+
+
+def test_a_torch_without_the_cpu_kernels_is_a_clear_error(tiny_vl, monkeypatch):
+    from captioner.errors import ModelLoadError
+
+    def missing(*args, **kwargs):
+        raise RuntimeError("_convert_weight_to_int4pack_for_cpu: not implemented here")
+
+    monkeypatch.setattr(quantize, "quantize_model", missing)
+    loader.unload()
+    with pytest.raises(ModelLoadError) as caught:
+        loader.load(loader.ModelRequest(tiny_vl, precision="int4", compute_dtype="bfloat16"))
+    assert "int4" in caught.value.en and "int4" in caught.value.ko
+
+
+def test_cpu_attention_computes_what_sdpa_computes(tiny_vl):
+    """The same result as SDPA in fp32 (one query row as two products, many through SDPA;
+    bf16 and fp32, with a bool and a float mask, a custom scale), and a tiny model's logits
+    with it equal plain SDPA's; the model streams."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from captioner import cpu_attention
+
+    module = torch.nn.Module()
+    module.is_causal, module.num_key_value_groups, module.training = True, 2, False
+    gen = torch.Generator().manual_seed(0)
+    for dtype in (torch.bfloat16, torch.float32):
+        k = torch.randn(1, 2, 30, 16, generator=gen).to(dtype)
+        v = torch.randn(1, 2, 30, 16, generator=gen).to(dtype)
+        keep = torch.ones(1, 1, 1, 30, dtype=torch.bool)
+        keep[..., 3:9] = False
+        masks = (None, keep, torch.zeros(1, 1, 1, 30).masked_fill(~keep, float("-inf")))
+        for rows, mask, scale in ((1, None, None), (1, masks[1], 0.3), (1, masks[2], None),
+                                  (30, None, None)):  # fmt: skip
+            q = torch.randn(1, 4, rows, 16, generator=gen).to(dtype)
+            got, _ = cpu_attention.attention(module, q, k, v, mask, scaling=scale)
+            want, _ = sdpa_attention_forward(module, q.float(), k.float(), v.float(),
+                                             None if mask is None else mask[..., :1, :].expand(
+                                                 1, 1, rows, 30), scaling=scale)  # fmt: skip
+            assert got.dtype == dtype and got.shape == want.shape
+            assert cosine(got, want) > 0.9999
+
+    def step_logits(attn: str):
+        """Prefill a prompt, then three one-token steps teacher-forced to fixed tokens."""
+        loader.unload()
+        loaded = loader.load(loader.ModelRequest(tiny_vl, precision="bf16", compute_dtype="bfloat16",
+                                                 device="cpu", attn_implementation=attn))  # fmt: skip
+        ids = torch.arange(10, 40).unsqueeze(0)
+        with torch.inference_mode():
+            out = loaded.model(input_ids=ids, use_cache=True)
+            logits = [out.logits[0, -1]]
+            for token in (5, 17, 99):
+                out = loaded.model(input_ids=torch.tensor([[token]]), use_cache=True,
+                                   past_key_values=out.past_key_values)  # fmt: skip
+                logits.append(out.logits[0, -1])
+        impl = loaded.model.config._attn_implementation
+        return torch.stack(logits).float(), impl, loaded
+
+    plain, _, _ = step_logits("sdpa")
+    ours, impl, loaded = step_logits(cpu_attention.CPU_SDPA)
+    assert impl == cpu_attention.CPU_SDPA  # the model really runs it
+    for want, got in zip(plain, ours, strict=True):  # bf16 rounding apart, the same logits
+        assert cosine(got, want) > 0.999
+    done = list(generation.stream(loaded, generation.Request(
+        "안녕", options=generation.Options(max_new_tokens=4, seed=0))))[-1]  # fmt: skip
+    assert done.kind == "done" and done.metrics.new_tokens == 4
+    loader.unload()
