@@ -36,8 +36,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import captioner.backends.dialects as dialects
+import captioner.backends.servers as servers
+import captioner.backends.transport as transport
 from captioner import catalog, korean, prompts
-from captioner.backends import dialects, servers, transport
 from captioner.errors import (
     CaptionerError,
     ContextTooLong,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from captioner.backends import dialects
+import captioner.backends.dialects as dialects
 
 PROBE_TIMEOUT_S = 5.0
 SIT_OUT_S = 5.0  # a replica that refused a connection is skipped this long

@@ -15,8 +15,8 @@ import json
 import sys
 from typing import Any
 
+import captioner.cli.common as common
 from captioner import prompts
-from captioner.cli import common
 from captioner.cli.describe import add_long_args
 
 

@@ -19,8 +19,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import captioner.cli.common as common
+import captioner.cli.terminal as terminal
 from captioner import prompts
-from captioner.cli import common, terminal
 from captioner.errors import CaptionerError
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import captioner.cli.common as common
 from captioner import precision
-from captioner.cli import common
 
 
 def register(sub) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from captioner.cli import common
+import captioner.cli.common as common
 
 
 def register(sub) -> None:

@@ -11,7 +11,8 @@ import argparse
 import json
 import sys
 
-from captioner.cli import common, terminal
+import captioner.cli.common as common
+import captioner.cli.terminal as terminal
 
 
 def register(sub) -> None:

@@ -235,8 +235,8 @@ def processor_costs(rows: int = 151_936, answer_tokens: int = 64, repeats: int =
         TopPLogitsWarper,
     )
 
+    import captioner.dev.tiny as tiny
     from captioner import korean
-    from captioner.dev import tiny
 
     tokenizer = tiny.build_tokenizer()
     threads = torch.get_num_threads()

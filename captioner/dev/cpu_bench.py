@@ -130,7 +130,7 @@ def run_once(
 
 def checkpoint(model: str) -> Path:
     """A folder as it is (the tiny checkpoint in tests), or a catalog id's real-size build."""
-    from captioner.dev import realsize
+    import captioner.dev.realsize as realsize
 
     return Path(model) if Path(model).is_dir() else realsize.build(model)
 

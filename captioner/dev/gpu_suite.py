@@ -112,8 +112,8 @@ def _frames(n: int, pixels: int):
 def _inputs(processor, frames, device):
     from transformers.video_utils import VideoMetadata
 
+    import captioner.dev.tiny as tiny
     from captioner import prompts
-    from captioner.dev import tiny
 
     messages = prompts.build_messages(PROMPT, with_video=True, accepts_video=True)
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -196,7 +196,7 @@ def run(settings=None, *, dry: bool = False, frames: tuple[int, ...] | None = No
     """The whole suite; ``dry``: on the CPU with a tiny Qwen3-VL (what CI runs)."""
     import torch
 
-    from captioner.dev import tiny
+    import captioner.dev.tiny as tiny
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available() and not dry
@@ -272,7 +272,7 @@ def _decode_entry(model, device, spec, precision, float_precision, bandwidth) ->
 def _tiny_config():
     from transformers import Qwen3VLConfig
 
-    from captioner.dev import tiny
+    import captioner.dev.tiny as tiny
 
     text = tiny._tiny_text_dims()
     text["rope_parameters"] = {"rope_type": "default", "rope_theta": 5_000_000.0,

@@ -108,7 +108,7 @@ def make_long_clip(
 def write_random_vl(folder: str | Path, model_id: str = "Qwen/Qwen3-VL-2B-Instruct") -> Path:
     """A random-weight checkpoint of ``model_id``'s real architecture in ``folder``, loadable
     by path (``dev/realsize.py`` builds it: buffers kept, weights tied, Qwen's tokenizer)."""
-    from captioner.dev import realsize
+    import captioner.dev.realsize as realsize
 
     folder = Path(folder)
     realsize.save(realsize.random_model(model_id), model_id, folder)

@@ -33,8 +33,8 @@ def korean_mask_overhead(
     import torch
     from transformers import AutoModelForCausalLM
 
+    import captioner.dev.tiny as tiny
     from captioner import catalog
-    from captioner.dev import tiny
 
     tok = tokenizer or tiny.build_tokenizer()
     config = catalog.hf_config(catalog.get(model_id))

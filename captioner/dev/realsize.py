@@ -67,7 +67,7 @@ def random_model(model_id: str, seed: int = 0, dtype: str = "bfloat16"):
 
 
 def save(model, model_id: str, folder: Path) -> None:
-    from captioner.dev import tiny
+    import captioner.dev.tiny as tiny
 
     folder.mkdir(parents=True, exist_ok=True)
     spec_vision = hasattr(model.config, "vision_config")

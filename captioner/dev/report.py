@@ -28,7 +28,8 @@ import statistics
 import time
 from pathlib import Path
 
-from captioner.dev import bench, cpu_bench
+import captioner.dev.bench as bench
+import captioner.dev.cpu_bench as cpu_bench
 
 MODELS = ("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct")
 PRECISIONS = {
@@ -180,8 +181,8 @@ def _with_plan(frames: dict) -> dict:
 def _streaming(tiny: str | None, quick: bool) -> dict:
     """Streaming overhead on the tiny checkpoint (151,936 rows, so the per-token steps cost
     what they cost on the real vocabulary), and each step's cost."""
+    import captioner.dev.tiny as tiny_
     from captioner import loader, profiles, video
-    from captioner.dev import tiny as tiny_
 
     path = tiny
     if path is None:

@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import captioner.longvideo.cuts as cuts
+import captioner.longvideo.timeline as timeline
+import captioner.longvideo.windows as windows
 from captioner import engine, korean, prompts, video
 from captioner.errors import CaptionerError, InternalError
 from captioner.generation import Done, Error, Metrics, Request, Text, Thinking
-from captioner.longvideo import cuts, timeline, windows
 from captioner.longvideo.events import (
     LongPlanned,
     Merged,

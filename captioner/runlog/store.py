@@ -36,9 +36,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import captioner.runlog.provenance as provenance
 from captioner import __version__
 from captioner.errors import CaptionerError, InvalidRequest
-from captioner.runlog import provenance
 from captioner.runlog.access import Access, check
 from captioner.runlog.errors import RunLogError, RunNotFound
 from captioner.runlog.records import JSON_COLUMNS, RUN_COLUMNS, Rating, Run, WindowRecord

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import captioner.ui.longrun as longrun
 from captioner import catalog, engine, loader, longvideo, profiles, prompts, subtitles
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.precision import GiB
 from captioner.settings import Settings
-from captioner.ui import longrun
 from captioner.ui.form import Form
 from captioner.ui.texts import pick, t
 

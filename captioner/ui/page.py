@@ -18,11 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import captioner.ui.access as access
+import captioner.ui.caption as caption
+import captioner.ui.chart as chart
+import captioner.ui.form as form
+import captioner.ui.frames as frames
+import captioner.ui.longrun as longrun
+import captioner.ui.review as review_tab
+import captioner.ui.texts as texts
 from captioner import precision, prompts, runlog
 from captioner.errors import CaptionerError
 from captioner.settings import Settings
-from captioner.ui import access, caption, chart, form, frames, longrun, texts
-from captioner.ui import review as review_tab
 from captioner.ui.texts import t
 
 DELETE_UPLOADS = (1800, 3600)  # every 30 min, delete uploads older than an hour

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import captioner.ui.caption as caption
 from captioner import longvideo, precision, runlog
 from captioner.errors import CaptionerError, InvalidRequest
 from captioner.settings import Settings
-from captioner.ui import caption
 from captioner.ui.form import Form
 from captioner.ui.texts import pick, t
 

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from captioner.video import messages
+import captioner.video.messages as messages
 from captioner.video.sampling import SamplingSpec
 
 if TYPE_CHECKING:

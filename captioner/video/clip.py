@@ -18,8 +18,13 @@ from typing import Any
 
 import numpy as np
 
+import captioner.video.cache as cache
+import captioner.video.containers as containers
+import captioner.video.decode as decode
+import captioner.video.files as files
+import captioner.video.messages as messages
+import captioner.video.readers as readers
 from captioner.errors import CorruptVideo
-from captioner.video import cache, containers, decode, files, messages, readers
 from captioner.video.probing import (
     VFR_TOLERANCE_S,
     FrameIndex,

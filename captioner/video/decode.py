@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from captioner.video import messages
+import captioner.video.messages as messages
 from captioner.video.probing import FrameIndex, open_video, video_stream
 
 # decord's time budget when PyAV can retry: seconds to open the file plus an allowance for

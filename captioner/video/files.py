@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from captioner.video import messages
+import captioner.video.messages as messages
 
 _MEMO: OrderedDict[tuple[str, int, int, int], str] = OrderedDict()
 _MEMO_MAX = 256  # versions remembered; each entry is a few hundred bytes

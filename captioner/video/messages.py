@@ -7,6 +7,7 @@ to change what a visitor reads about a bad upload edits this file and nothing el
 
 from __future__ import annotations
 
+import captioner.video.containers as containers
 from captioner.errors import (
     CorruptVideo,
     DecodeTimeout,
@@ -19,7 +20,6 @@ from captioner.errors import (
     VideoTooLarge,
     VideoTooLong,
 )
-from captioner.video import containers
 
 MIB = 1024 * 1024
 

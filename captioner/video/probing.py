@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import captioner.video.containers as containers
+import captioner.video.messages as messages
 from captioner.errors import CaptionerError
-from captioner.video import containers, messages
 
 # Frames whose index / fps misses the real time by more than this are "variable frame rate".
 VFR_TOLERANCE_S = 1e-3

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from captioner.video import messages
+import captioner.video.messages as messages
 
 BACKENDS = ("auto", "decord", "pyav")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from captioner.video import messages
+import captioner.video.messages as messages
 
 if TYPE_CHECKING:
     from captioner.video.probing import VideoInfo

@@ -23,9 +23,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import captioner.video.readers as readers
 from captioner import errors
 from captioner.errors import CaptionerError
-from captioner.video import readers
 
 _BOOT = (
     "import sys, json; sys.path[:0] = json.loads(sys.argv[2]); "
