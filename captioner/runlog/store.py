@@ -256,16 +256,9 @@ class RunLog:
             values["model_revision"] = getattr(backend, "revision", None)
             values["adapter"] = getattr(backend, "adapter", None)
         if clip is not None:
-            info = clip.info
             shape = getattr(clip.frames, "shape", None)
-            decoded = getattr(info, "path", None)
+            values.update(_video_values(clip.info, video_name))
             values.update(
-                video_name=video_name or (os.path.basename(str(decoded)) if decoded else None),
-                video_sha256=info.sha256,
-                video_duration_s=round(float(info.duration_s), 4),
-                video_width=int(info.width),
-                video_height=int(info.height),
-                video_fps=round(float(info.avg_fps), 4),
                 frames=len(clip.indices),
                 frame_indices=provenance.to_json([int(i) for i in clip.indices]),
                 frame_times=provenance.to_json([round(float(t), 4) for t in clip.timestamps]),
@@ -343,15 +336,7 @@ class RunLog:
         before for this run (a resumed run whose windows no longer match)."""
         values: dict[str, Any] = {"windows": int(count)}
         if info is not None:
-            decoded = getattr(info, "path", None)
-            values.update(
-                video_name=video_name or (os.path.basename(str(decoded)) if decoded else None),
-                video_sha256=info.sha256,
-                video_duration_s=round(float(info.duration_s), 4),
-                video_width=int(info.width),
-                video_height=int(info.height),
-                video_fps=round(float(info.avg_fps), 4),
-            )
+            values.update(_video_values(info, video_name))
         values = {k: v for k, v in values.items() if v is not None}
         self._update(run_id, values)
         if fresh:
@@ -798,3 +783,17 @@ def shared_log(path: str | os.PathLike[str] | None) -> RunLog | None:
             _warned.add(str(path))
             log.warning("run log disabled: %s (%s)", exc.en, exc.detail)
         return None
+
+
+def _video_values(info, video_name: str | None) -> dict[str, Any]:
+    """The run's video columns from a ``video.VideoInfo``; the name as uploaded, else the
+    decoded file's name."""
+    decoded = getattr(info, "path", None)
+    return {
+        "video_name": video_name or (os.path.basename(str(decoded)) if decoded else None),
+        "video_sha256": info.sha256,
+        "video_duration_s": round(float(info.duration_s), 4),
+        "video_width": int(info.width),
+        "video_height": int(info.height),
+        "video_fps": round(float(info.avg_fps), 4),
+    }
