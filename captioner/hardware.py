@@ -29,6 +29,7 @@ CPU_FLAGS_OF_INTEREST = frozenset(
         "avx512_bf16",
         "avx512_fp16",
         "avx512_vnni",
+        "avx_vnni",
         "amx_bf16",
         "amx_tile",
         "amx_int8",

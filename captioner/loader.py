@@ -263,7 +263,10 @@ def _quantize_on_cpu(model, request: ModelRequest, progress: Progress) -> None:
             f"This torch build cannot quantize to {request.precision} here; use bf16 or fp32.",
             detail=f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
-    log.info("quantized %d layers to %s", counts["layers"], request.precision)
+    log.info(
+        "quantized %d layers to %s (int8 engine: %s, activations: %s bits)",
+        counts["layers"], request.precision, counts["engine"], counts["activation_bits"],
+    )  # fmt: skip
 
 
 # --- LoRA --------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Weight-only int8 / int4 for the text decoder on a CPU, on PyTorch's own packed kernels.
+"""Weight int8 / int4 for the text decoder on a CPU, on PyTorch's own CPU kernels.
 
 Decoding one token reads every weight of the language model once (the tied 151,936-row
 ``lm_head`` included), so on a CPU its speed is memory bandwidth divided by bytes per
@@ -7,36 +7,56 @@ replaces the ``nn.Linear`` layers of the language model and its ``lm_head`` by
 ``QuantizedLinear``; the vision tower, the embeddings and the norms stay in the float type
 the runtime chose (bf16 where the CPU has native bf16, fp32 elsewhere).
 
-Two kernels per layer, chosen by the number of rows (tokens) in the call:
+The kernels, per scheme and number of rows (tokens) in the call:
 
-- decoding (a few rows): ``torch._weight_int8pack_mm`` (int8, one scale per output row) or
-  ``torch._weight_int4pack_mm_for_cpu`` (int4, groups of 128 with a bf16 scale and zero).
-  They take bf16 activations on every x86 CPU, also where bf16 matmuls are slow (AVX2 only):
-  on an AMD EPYC Zen 2 a 2048×2048 product took 0.26 ms (int8) / 0.29 ms (int4) in bf16
-  against 1.97 ms with fp32 activations and 0.93 ms for a plain fp32 weight.
-- the prefill (a whole prompt of video tokens): the int8 weights converted to the runtime's
-  float type in one pass and multiplied by its GEMM, so the time to the first token stays
-  that of the float model (the packed kernels are 2-4× slower than a GEMM there). An int4
-  layer keeps an int8 copy of its weights for this: 1.5 bytes per weight in memory, 0.53
-  read per decoded token.
+- int8, every call: FBGEMM's dynamic quantized linear (``quantized::linear_dynamic``, the
+  ``x86`` engine): int8 weights with one scale per output row, and the activations
+  quantized to 8 bits per token at run time, multiplied in integers (VNNI where the CPU has
+  it). Measured here (Zen 4, 2 threads, every layer of Qwen3-VL-2B's text decoder read from
+  memory once): 73 ms per token against 135 ms for ``torch._weight_int8pack_mm`` (int8
+  weights, bf16 activations), about 24 GB/s, near the machine's bandwidth; for a 600-token
+  prefill 1.5x faster than converting the weights and running the float GEMM. Each row is
+  divided by its largest magnitude first (and multiplied back after), so the kernel's one
+  quantization range per call is a range per token: one loud token (a prompt's first one
+  often is) cannot flatten the others. Without VNNI (AVX2, AVX-512F) the kernel adds pairs
+  of u8*s8 products in 16 bits, which can saturate, so there the activations take 7 bits
+  (``reduce_range``), as PyTorch's own x86 recipe does.
+- int4, decoding (up to ``DECODE_ROWS`` rows): ``torch._weight_int4pack_mm_for_cpu`` (groups
+  of 128 with a bf16 scale and zero), bf16 activations. For the prefill an int4 layer keeps
+  the int8 form above: 1.5 bytes per weight held, 0.53 read per decoded token.
+- Where PyTorch has no FBGEMM engine (ARM, or a build without it): int8 weights through
+  ``torch._weight_int8pack_mm`` (decoding) and converted to the float type for the prefill
+  GEMM, with no activation quantization. PyTorch marks quantized tensors as deprecated
+  (pytorch#184982); when they go, this fallback is what remains.
 
-Why not torchao or bitsandbytes (both measured here, without ``torch.compile``, 2048×2048):
+Why not torchao or bitsandbytes (both measured here, without ``torch.compile``, 2048x2048):
 torchao 0.18's ``Int8WeightOnlyConfig`` converts the whole int8 weight to bf16 at every call
 (1.0 ms against 0.22 ms for the packed kernel); its CPU int4 (``prototype.quantization.int4.
 PrototypeInt4WeightOnlyConfig``, ``Int4OpaqueTensor``) runs the same int4 kernel for
 decoding but also for the prefill; ``Int8DynamicActivationInt4WeightConfig`` needs torchao
 C++ kernels its wheel does not ship; bitsandbytes' CPU NF4 / int8 took 2.3 / 9.4 ms.
-The tensors are plain buffers: nothing here needs anything beyond torch.
+Nothing here needs anything beyond torch.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 GROUP_SIZES = (128, 64, 32)  # int4 group size: the largest that divides the input width
-DECODE_ROWS = 8  # up to this many rows the packed kernels win; above it the GEMM does
+DECODE_ROWS = 8  # up to this many rows the int4 kernel wins; above it the int8 GEMM does
 CHUNK_ROWS = 8192  # rows quantized at a time (bounds the fp32 temporaries of a 151,936-row head)
+# FBGEMM's prepacking slows down on very tall matrices (the 151,936-row head: 7.2 s in one
+# piece, 1.7 s in pieces of 16,384 rows, decoding as fast): the int8 form is made in pieces.
+PACK_ROWS = 16384
+PACKED_ROW_BYTES = 12  # per output row of an FBGEMM int8 weight: fp32 scale, int32 zero, offset
 SCHEMES = ("int8", "int4")
+# None: by the CPU (8 bits with VNNI, else 7). The benchmark sets 7 to measure, on a VNNI
+# machine, the arithmetic an AVX2 one does.
+ACTIVATION_BITS: int | None = None
+USE_FBGEMM = True  # False: the weight-only fallback, as on a torch without the engine
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # u8*s8 summed in 32 bits
 
 
 def group_size(in_features: int) -> int | None:
@@ -45,8 +65,9 @@ def group_size(in_features: int) -> int | None:
 
 
 def int8_bytes(out_features: int, in_features: int) -> int:
-    """Bytes of one int8 layer: the weights plus a bf16 scale per output row."""
-    return out_features * in_features + 2 * out_features
+    """Bytes of one int8 layer: the weights plus what each output row carries beside them
+    (FBGEMM's packed form; the fallback's bf16 scale per row is smaller)."""
+    return out_features * in_features + PACKED_ROW_BYTES * out_features
 
 
 def int4_bytes(out_features: int, in_features: int) -> int:
@@ -56,7 +77,7 @@ def int4_bytes(out_features: int, in_features: int) -> int:
 
 
 def layer_bytes(scheme: str, out_features: int, in_features: int, *, prefill: bool) -> int:
-    """Bytes a QuantizedLinear holds: int8; or int4, plus the int8 prefill copy if kept."""
+    """Bytes a QuantizedLinear holds: int8; or int4, plus the int8 prefill form if kept."""
     if scheme == "int8":
         return int8_bytes(out_features, in_features)
     copy = int8_bytes(out_features, in_features) if prefill else 0
@@ -70,13 +91,61 @@ def decode_bytes(scheme: str, out_features: int, in_features: int) -> int:
     return int4_bytes(out_features, in_features)
 
 
+@functools.cache
+def dynamic_engine() -> str | None:
+    """The quantized engine that runs FBGEMM's dynamic int8 linear here, or None (fallback).
+    Asked once: a tiny layer is packed and run, so a build that lists the engine but cannot
+    use it on this CPU falls back too."""
+    import torch
+
+    engines = torch.backends.quantized.supported_engines
+    engine = next((e for e in ("x86", "fbgemm") if e in engines), None)
+    if engine is None or not hasattr(torch.ops.quantized, "linear_dynamic"):
+        return None
+    try:
+        packed = _prepack(torch.ones(8, 64, dtype=torch.int8), torch.ones(8), engine)
+        torch.ops.quantized.linear_dynamic(torch.ones(1, 64), packed[0], True)
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return None
+    return engine
+
+
+def reduce_range(cpu_flags: frozenset[str]) -> bool:
+    """7-bit activations where the CPU adds u8*s8 pairs in 16 bits (no VNNI): 2 * 255 * 127
+    would saturate there, 2 * 127 * 127 cannot."""
+    return not (cpu_flags & VNNI_FLAGS)
+
+
+def _prepack(q8, scales, engine: str) -> list:
+    """FBGEMM's packed form of an int8 weight with one scale per row, PACK_ROWS rows a piece.
+    PyTorch warns that quantized tensors are deprecated; the fallback covers their removal."""
+    import torch
+
+    pieces = []
+    previous = torch.backends.quantized.engine
+    try:
+        torch.backends.quantized.engine = engine
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation.*deprecated")
+            warnings.filterwarnings("ignore", message=".*quantize_per_.*deprecated")
+            for start in range(0, q8.shape[0], PACK_ROWS):
+                q = q8[start : start + PACK_ROWS]
+                zeros = torch.zeros(q.shape[0], dtype=torch.long)
+                s = scales[start : start + PACK_ROWS].double()
+                qt = torch._make_per_channel_quantized_tensor(q, s, zeros, 0)
+                pieces.append(torch.ops.quantized.linear_prepack(qt, None))
+    finally:
+        torch.backends.quantized.engine = previous
+    return pieces
+
+
 def _int8_rows(w):
-    """Symmetric int8 per output row of a float32 block: (int8 weights, bf16 scales)."""
+    """Symmetric int8 per output row of a float32 block: (int8 weights, fp32 scales)."""
     import torch
 
     scale = (w.abs().amax(dim=1) / 127).clamp_(min=1e-12)
     q = (w * scale.reciprocal()[:, None]).round_().clamp_(-127, 127).to(torch.int8)
-    return q, scale.to(torch.bfloat16)
+    return q, scale
 
 
 def _int4_rows(w, group: int):
@@ -93,9 +162,10 @@ def _int4_rows(w, group: int):
     return packed, torch.cat([scale, low + 8 * scale], dim=-1).transpose(0, 1)
 
 
-def quantize_weight(weight, scheme: str, prefill: bool) -> dict:
-    """The buffers of one QuantizedLinear, made CHUNK_ROWS rows at a time (the fp32 copy of a
-    151,936-row head would take 1.2 GB at once)."""
+def quantize_weight(weight, scheme: str, prefill: bool, engine: str | None) -> dict:
+    """The tensors of one QuantizedLinear, made CHUNK_ROWS rows at a time (the fp32 copy of a
+    151,936-row head would take 1.2 GB at once): "packed" (FBGEMM int8, a list of pieces) or,
+    without an engine, "q8" / "s8" (int8, bf16 scales); and "q4" / "p4" for int4."""
     import torch
 
     parts: dict[str, list] = {"q8": [], "s8": [], "q4": [], "p4": []}
@@ -113,6 +183,10 @@ def quantize_weight(weight, scheme: str, prefill: bool) -> dict:
     out = {key: torch.cat(values) for key, values in parts.items() if key != "p4" and values}
     if parts["p4"]:
         out["p4"] = torch.cat(parts["p4"], dim=1).to(torch.bfloat16).contiguous()
+    if "q8" in out and engine is not None:
+        out["packed"] = _prepack(out.pop("q8"), out.pop("s8"), engine)
+    elif "s8" in out:
+        out["s8"] = out["s8"].to(torch.bfloat16)
     return out
 
 
@@ -122,44 +196,77 @@ def _module_class():
     class QuantizedLinear(torch.nn.Module):
         """A linear layer with int8 or int4 weights; see the module docstring."""
 
-        def __init__(self, linear, scheme: str, float_dtype, prefill: bool) -> None:
+        def __init__(self, linear, scheme: str, float_dtype, prefill: bool, *,
+                     engine: str | None = None, reduce_range: bool = True) -> None:  # fmt: skip
             super().__init__()
             weight = linear.weight.detach()
             self.in_features, self.out_features = linear.in_features, linear.out_features
             self.scheme = scheme
-            self.float_dtype = float_dtype  # the prefill GEMM's and the output's type
+            self.float_dtype = float_dtype  # the float GEMM's and the output's type
             self.group = group_size(self.in_features) if scheme == "int4" else None
-            buffers = quantize_weight(weight, scheme, prefill)
+            self.reduce_range = reduce_range
+            tensors = quantize_weight(weight, scheme, prefill, engine)
+            # FBGEMM's packed weights are opaque objects, not tensors: held as an attribute
+            self.packed = tensors.get("packed")
             for key in ("q8", "s8", "q4", "p4"):
-                self.register_buffer(key, buffers.get(key))
+                self.register_buffer(key, tensors.get(key))
             bias = linear.bias
             self.register_buffer("bias", None if bias is None else bias.detach().to(float_dtype))
+
+        def nbytes(self) -> int:
+            """Bytes held: the buffers, and the packed int8 form by FBGEMM's layout."""
+            held = sum(b.numel() * b.element_size() for b in self.buffers())
+            if self.packed is not None:
+                held += int8_bytes(self.out_features, self.in_features)
+            return held
 
         def forward(self, x):
             shape = x.shape
             x2 = x.reshape(-1, shape[-1])
-            if x2.shape[0] > DECODE_ROWS and self.q8 is not None:
+            rows = x2.shape[0]
+            no_int8 = self.packed is None and self.q8 is None  # the int4 head: no prefill form
+            if self.q4 is not None and (rows <= DECODE_ROWS or no_int8):
+                xb = x2.to(torch.bfloat16)  # the packed kernels' fast type on every x86 CPU
+                y = torch._weight_int4pack_mm_for_cpu(xb, self.q4, self.group, self.p4)
+            elif self.packed is not None:
+                y = self._dynamic(x2)
+            elif rows <= DECODE_ROWS and self.q8 is not None:
+                y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.q8, self.s8)
+            else:
                 y = torch.nn.functional.linear(
                     x2.to(self.float_dtype), self.q8.to(self.float_dtype)
                 )
                 y = y * self.s8.to(self.float_dtype)
-            else:
-                xb = x2.to(torch.bfloat16)  # the packed kernels' fast type on every x86 CPU
-                if self.q4 is not None:
-                    y = torch._weight_int4pack_mm_for_cpu(xb, self.q4, self.group, self.p4)
-                else:
-                    y = torch._weight_int8pack_mm(xb, self.q8, self.s8)
-                y = y.to(self.float_dtype)
+            y = y.to(self.float_dtype)
             if self.bias is not None:
                 y = y + self.bias
             return y.reshape(*shape[:-1], self.out_features).to(x.dtype)
 
+        def _dynamic(self, x2):
+            """FBGEMM's int8 product, the activations quantized per token (see the module
+            docstring): rows scaled to a largest magnitude of 1, then scaled back."""
+            xf = x2.float()
+            peak = None
+            if xf.shape[0] > 1:
+                peak = xf.abs().amax(dim=-1, keepdim=True).clamp_(min=1e-30)
+                xf = xf / peak
+            pieces = [
+                torch.ops.quantized.linear_dynamic(xf, piece, self.reduce_range)
+                for piece in self.packed
+            ]
+            y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+            return y if peak is None else y * peak
+
         def extra_repr(self) -> str:
             group = f", group={self.group}" if self.group else ""
-            prefill = "int8 GEMM" if self.q8 is not None else "packed kernel"
+            if self.packed is not None:
+                bits = 7 if self.reduce_range else 8
+                other = f"int8 x {bits}-bit activations (FBGEMM)"
+            else:
+                other = "int8 GEMM" if self.q8 is not None else "none"
             return (
                 f"in={self.in_features}, out={self.out_features}, {self.scheme}{group}, "
-                f"prefill: {prefill}"
+                f"int8 form: {other}"
             )
 
     return QuantizedLinear
@@ -176,25 +283,35 @@ def quantizable(name: str, module) -> bool:
     return True
 
 
-def quantize_model(model, scheme: str, float_dtype) -> dict:
+def quantize_model(
+    model, scheme: str, float_dtype, cpu_flags: frozenset[str] | None = None
+) -> dict:
     """Replace the quantizable linear layers of ``model`` in place (one at a time, so the float
     weights are freed as their quantized copies are made). The head keeps no prefill copy:
-    generate() computes logits for one row at a time. Returns counts for the log."""
+    generate() computes logits for one row at a time. ``cpu_flags`` (this machine's, by
+    default) decide the activations' bits. Returns counts for the log."""
     import torch
+
+    from captioner import hardware
 
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}")
     cls = _module_class()
+    engine = dynamic_engine() if USE_FBGEMM else None
+    flags = hardware.detect().cpu_flags if cpu_flags is None else cpu_flags
+    seven_bits = reduce_range(flags) if ACTIVATION_BITS is None else ACTIVATION_BITS == 7
     lm_head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     targets = [
         (name, module) for name, module in model.named_modules() if quantizable(name, module)
     ]
-    counts = {"layers": 0, "weights": 0, "bytes": 0}
+    counts = {"layers": 0, "weights": 0, "bytes": 0, "engine": engine or "none",
+              "activation_bits": (7 if seven_bits else 8) if engine else 16}  # fmt: skip
     with torch.no_grad():
         for name, module in targets:
             is_head = module is lm_head
             prefill = scheme == "int4" and not is_head
-            quantized = cls(module, scheme, float_dtype, prefill)
+            quantized = cls(module, scheme, float_dtype, prefill, engine=engine,
+                            reduce_range=seven_bits)  # fmt: skip
             parent_name, _, child = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
             setattr(parent, child, quantized)

@@ -262,7 +262,7 @@ def test_cpu_quantized_bytes_and_bytes_read_per_token():
     linear = sum(o * i * n for o, i, n in memory.text_linear_dims(spec))
     rest = counts.total - linear  # vision, embeddings (kept for lookups), norms
     head = quantize.int8_bytes(151_936, 2048)
-    assert memory.weight_bytes(spec, "int8") == linear + 2 * sum(
+    assert memory.weight_bytes(spec, "int8") == linear + quantize.PACKED_ROW_BYTES * sum(
         o * n for o, _, n in memory.text_linear_dims(spec)) + head + 2 * rest  # fmt: skip
     assert memory.weight_bytes(spec, "int8", float_precision="fp32") - memory.weight_bytes(
         spec, "int8") == 2 * rest  # fmt: skip

@@ -26,11 +26,16 @@ def cosine(a, b) -> float:
     ).item()
 
 
+ENGINES = [quantize.dynamic_engine(), None]  # FBGEMM (where torch has it) and the fallback
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("scheme", ["int8", "int4"])
 @pytest.mark.parametrize("rows", [1, 3, quantize.DECODE_ROWS + 1, 40])  # decode and prefill paths
-def test_a_quantized_layer_computes_the_same_product(scheme, rows):
+def test_a_quantized_layer_computes_the_same_product(scheme, rows, engine):
     layer = linear(bias=True)
-    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=True)
+    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=True, engine=engine)
+    assert (q.packed is not None) == (engine is not None)
     x = torch.randn(2, rows, layer.in_features, dtype=torch.bfloat16)
     with torch.no_grad():
         want, got = layer(x), q(x)
@@ -52,18 +57,78 @@ def test_fp32_activations_go_through_the_same_kernels():
         assert cosine(y, layer.float()(x)) > 0.99
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("scheme", "prefill"), [("int8", False), ("int4", True), ("int4", False)])
-def test_layer_bytes_are_what_the_buffers_hold(scheme, prefill):
+def test_layer_bytes_are_what_the_layer_holds(scheme, prefill, engine):
+    """With FBGEMM the planner's figure is the layer's; the fallback holds a little less (a
+    bf16 scale per row), so the plan stays an upper bound."""
     layer = linear(out_features=64, in_features=384)
-    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=prefill)
-    held = sum(b.numel() * b.element_size() for b in q.buffers())
-    assert held == quantize.layer_bytes(scheme, 64, 384, prefill=prefill)
+    q = quantize._module_class()(layer, scheme, torch.bfloat16, prefill=prefill, engine=engine)
+    planned = quantize.layer_bytes(scheme, 64, 384, prefill=prefill)
+    if engine is not None or not (scheme == "int8" or prefill):
+        assert q.nbytes() == planned
+    else:
+        assert planned - 10 * 64 == q.nbytes()
     assert quantize.group_size(384) == 128 and quantize.group_size(64) == 64
+
+
+def rss() -> int:
+    with open("/proc/self/statm", encoding="utf-8") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
+def test_the_packed_int8_form_holds_one_byte_per_weight():
+    """What ``int8_bytes`` says FBGEMM's packed weight holds, measured: the process grows by
+    the weight's size (64 MiB), not twice it, when a layer is packed."""
+    q8 = torch.randint(-127, 128, (16384, 4096), dtype=torch.int8)
+    scales = torch.full((16384,), 0.01)
+    before = rss()
+    packed = quantize._prepack(q8, scales, quantize.dynamic_engine())
+    grown = rss() - before
+    assert len(packed) == 1
+    assert 0.85 < grown / quantize.int8_bytes(16384, 4096) < 1.15
+
+
+@pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
+def test_one_loud_token_does_not_flatten_the_others():
+    """Activations are quantized per token: a row 1000x louder than the rest (as a prompt's
+    first token often is) leaves the quiet rows' products as exact as alone."""
+    layer = linear(out_features=128, in_features=512)
+    q = quantize._module_class()(layer, "int8", torch.float32, prefill=False,
+                                 engine=quantize.dynamic_engine())  # fmt: skip
+    x = torch.randn(12, 512)
+    x[0] *= 1000.0
+    with torch.no_grad():
+        want, got = layer.float()(x), q(x)
+    for row in range(12):
+        assert cosine(got[row], want[row]) > 0.999
+
+
+def test_seven_bit_activations_where_the_cpu_has_no_vnni():
+    assert quantize.reduce_range(frozenset({"avx2"}))
+    assert quantize.reduce_range(frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    assert not quantize.reduce_range(frozenset({"avx2", "avx512_vnni"}))
+    assert not quantize.reduce_range(frozenset({"avx2", "avx_vnni"}))
+
+
+@pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
+def test_no_saturation_with_this_cpus_activation_bits():
+    """The worst case for 16-bit pair sums (every activation at its largest, every weight
+    +127): with the bits the rule picks for this CPU the product is the exact one."""
+    from captioner import hardware
+
+    seven = quantize.reduce_range(hardware.detect().cpu_flags)
+    q8 = torch.full((16, 256), 127, dtype=torch.int8)
+    packed = quantize._prepack(q8, torch.full((16,), 1 / 127), quantize.dynamic_engine())
+    x = torch.cat([torch.full((1, 255), 1.0), torch.zeros(1, 1)], dim=1)  # range [0, 1]
+    y = torch.ops.quantized.linear_dynamic(x, packed[0], seven)
+    assert torch.allclose(y, torch.full_like(y, 255.0), rtol=0.01)
 
 
 def test_int4_reads_about_half_a_byte_per_weight():
     assert quantize.decode_bytes("int4", 2048, 2048) == 2048 * 2048 // 2 + 4 * 2048 * 16
-    assert quantize.decode_bytes("int8", 2048, 2048) == 2048 * 2048 + 2 * 2048
+    assert quantize.decode_bytes("int8", 2048, 2048) == 2048 * 2048 + 12 * 2048
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +155,7 @@ def test_only_the_language_model_and_its_head_are_quantized(bf16_and_int4):
     assert model.get_input_embeddings().weight.dtype == torch.bfloat16
     plain = [n for n, m in model.named_modules() if type(m) is torch.nn.Linear]
     assert plain and all("visual" in n for n in plain)
-    assert model.lm_head.q8 is None  # the head decodes only: no int8 prefill copy
+    assert model.lm_head.q8 is None and model.lm_head.packed is None  # decodes only: no copy
 
 
 @pytest.mark.parametrize(("scheme", "floor"), [("int8", 0.999), ("int4", 0.98)])
@@ -106,12 +171,34 @@ def test_quantized_logits_stay_close_to_bf16(bf16_and_int4, scheme, floor):
     assert cosine(got, want) > floor and cosine(step_got, step_want) > floor
 
 
+def test_without_fbgemm_int8_runs_on_the_weight_only_kernels(tiny_vl, bf16_and_int4, monkeypatch):
+    """A torch without the x86 / FBGEMM engine (ARM, or when quantized tensors are gone):
+    int8 weights with float activations, as close to bf16 and streaming."""
+    reference, _ = bf16_and_int4
+    monkeypatch.setattr(quantize, "dynamic_engine", lambda: None)
+    loaded = loader._load_uncached(
+        loader.ModelRequest(tiny_vl, precision="int8", compute_dtype="bfloat16"), lambda f, m: None
+    )
+    assert loaded.model.lm_head.packed is None and loaded.model.lm_head.q8 is not None
+    ids = torch.randint(0, 150_000, (1, 24), generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        for rows in (24, 1):
+            want = reference.model(input_ids=ids[:, :rows]).logits[0, -1]
+            assert cosine(loaded.model(input_ids=ids[:, :rows]).logits[0, -1], want) > 0.999
+    done = list(generation.stream(loaded, generation.Request(
+        "안녕", options=generation.Options(max_new_tokens=4, seed=0))))[-1]  # fmt: skip
+    assert done.kind == "done" and done.metrics.new_tokens == 4
+
+
 def test_the_planner_counts_what_a_quantized_model_holds(bf16_and_int4):
     """``memory.cpu_quantized_bytes``' arithmetic, on the tiny model's own dimensions."""
     _, quantized = bf16_and_int4
     model = quantized["int4"].model
     held = sum(t.numel() * t.element_size() for t in model.parameters())
     held += sum(b.numel() * b.element_size() for b in model.buffers() if b is not None)
+    quantized_layers = [m for m in model.modules() if type(m).__name__ == "QuantizedLinear"]
+    held += sum(m.nbytes() - sum(b.numel() * b.element_size() for b in m.buffers())
+                for m in quantized_layers)  # fmt: skip
     rotary = sum(b.numel() * b.element_size() for n, b in model.named_buffers() if "inv_freq" in n)
     text = model.config.get_text_config()
     h, inter = text.hidden_size, text.intermediate_size
@@ -121,12 +208,7 @@ def test_the_planner_counts_what_a_quantized_model_holds(bf16_and_int4):
             (h, inter, layers)]  # fmt: skip
     expected_q = sum(n * quantize.layer_bytes("int4", o, i, prefill=True) for o, i, n in dims)
     expected_q += quantize.layer_bytes("int4", text.vocab_size, h, prefill=False)
-    quantized_held = sum(
-        b.numel() * b.element_size()
-        for m in model.modules()
-        if type(m).__name__ == "QuantizedLinear"
-        for b in m.buffers()
-    )
+    quantized_held = sum(m.nbytes() for m in quantized_layers)
     assert quantized_held == expected_q
     float_params = sum(p.numel() for p in model.parameters())
     assert held - rotary == expected_q + 2 * float_params

@@ -135,19 +135,36 @@ def checkpoint(model: str) -> Path:
     return Path(model) if Path(model).is_dir() else realsize.build(model)
 
 
+# Quality variants beside the precisions themselves: int8 as a CPU without VNNI computes it
+# (7-bit activations), and int8 as a torch without FBGEMM does (weights only).
+VARIANTS = {
+    "int8-7bit": ("int8", {"ACTIVATION_BITS": 7}),
+    "int8-weight-only": ("int8", {"USE_FBGEMM": False}),
+}
+QUALITY_PRECISIONS = ("int8", "int8-7bit", "int8-weight-only", "int4")
+
+
 def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: int, clip):
     """Raw logits of ``steps`` decoding steps after a video prompt: greedy when ``forced`` is
     None (returns the tokens it chose), else teacher-forced to ``forced``."""
     import torch
 
-    from captioner import generation, loader
+    from captioner import generation, loader, quantize
     from captioner import precision as precision_
 
+    precision, knobs = VARIANTS.get(precision, (precision, {}))
     compute = precision_.compute_dtype(precision, float_precision())
     loader.unload()
-    loaded = loader.load(loader.ModelRequest(str(folder), precision=precision,
-                                             compute_dtype=compute, device="cpu",
-                                             attn_implementation=attention()))  # fmt: skip
+    saved = {name: getattr(quantize, name) for name in knobs}
+    try:
+        for name, value in knobs.items():
+            setattr(quantize, name, value)
+        loaded = loader.load(loader.ModelRequest(str(folder), precision=precision,
+                                                 compute_dtype=compute, device="cpu",
+                                                 attn_implementation=attention()))  # fmt: skip
+    finally:
+        for name, value in saved.items():
+            setattr(quantize, name, value)
     backend = generation.TransformersBackend(loaded)
     inputs, _, _ = backend.prepare(generation.Request(PROMPT, clip))
     seen: list = []
@@ -174,7 +191,8 @@ def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: i
     return torch.stack(seen), chosen
 
 
-def quality(model: str, precisions: tuple[str, ...] = ("int8", "int4"), steps: int = 64) -> dict:
+def quality(model: str, precisions: tuple[str, ...] = QUALITY_PRECISIONS, steps: int = 64,
+            outliers: bool = False) -> dict:  # fmt: skip
     """Each precision's logits against bf16's on the same inputs: 8 frames of the clip, then
     ``steps`` decoding steps teacher-forced to the tokens bf16 chose greedily. Per step:
     cosine similarity of the logit vectors, the relative error ‖q − r‖ / ‖r‖, KL(bf16 ‖
@@ -183,12 +201,17 @@ def quality(model: str, precisions: tuple[str, ...] = ("int8", "int4"), steps: i
     top probability and top-2 margin), so top-1 agreement there mostly measures coin flips;
     ``top1_decided`` counts only the steps whose bf16 top-2 margin is at least twice that
     precision's logit error (RMS over the vocabulary) — ``decided_steps`` of them — where a
-    quantization that only adds noise of that size keeps the top token."""
+    quantization that only adds noise of that size keeps the top token. ``outliers``: the
+    same on ``realsize.build_with_outliers``' checkpoint (the same function, with the
+    outlier channels of trained models), bf16 there the reference."""
     import torch
 
+    import captioner.dev.realsize as realsize
     from captioner import profiles, video
 
     folder = checkpoint(model)
+    if outliers:
+        folder = realsize.with_outliers(folder)
     spec = video.SamplingSpec(fps=2.0, max_frames=8, max_pixels=profiles.PX_320)
     clip = video.load_clip(str(ASSET_CLIP), spec)
     reference, tokens = _logits_run(folder, "bf16", None, steps, clip)
@@ -196,6 +219,7 @@ def quality(model: str, precisions: tuple[str, ...] = ("int8", "int4"), steps: i
     margin = top2[:, 0] - top2[:, 1]
     probs = torch.softmax(reference, dim=-1)
     out = {"model": model, "steps": steps, "reference": "bf16", "precisions": {},
+           "outliers": realsize.OUTLIER_FACTOR if outliers else None,
            "reference_stats": {
                "vocab": reference.shape[-1],
                "top_prob_median": float(f"{probs.max(-1).values.median().item():.3g}"),

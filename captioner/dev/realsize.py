@@ -89,3 +89,73 @@ def save(model, model_id: str, folder: Path) -> None:
         "outputs": "nonsense tokens; for measurements only",
     }
     (folder / MARKER).write_text(json.dumps(note, indent=2), encoding="utf-8")
+
+
+# --- activation outliers -------------------------------------------------------------------
+# Trained language models carry a few hidden channels whose activations are tens of times
+# larger than the rest (LLM.int8(), Dettmers et al. 2022: up to ~20x and beyond in the
+# inputs of the linear layers); N(0, 0.02) weights make none. ``add_outliers`` gives them to a
+# random model without changing what it computes: a few channels of each RMSNorm weight that
+# feeds linear layers are multiplied by ``factor`` and the matching input columns of those
+# layers divided by it; likewise a few channels of the MLP (``up_proj`` rows times, the
+# ``down_proj`` columns divided). The float model's logits stay the same (up to rounding);
+# what quantizes activations per token (``quantize``'s int8) now meets outlier channels.
+OUTLIER_FACTOR = 32.0
+OUTLIER_CHANNELS = 8
+OUTLIER_MARKER = "OUTLIERS.json"
+
+
+def add_outliers(model, factor: float = OUTLIER_FACTOR, count: int = OUTLIER_CHANNELS,
+                 seed: int = 0) -> int:  # fmt: skip
+    """Give every decoder layer ``count`` outlier channels at its two norms and its MLP (the
+    same hidden channels in every layer, as in trained models); returns the layers changed."""
+    import torch
+
+    inner = model.model
+    layers = (inner.language_model if hasattr(inner, "language_model") else inner).layers
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        hidden = layers[0].input_layernorm.weight.shape[0]
+        channels = torch.randperm(hidden, generator=generator)[:count]
+        for layer in layers:
+            attn, mlp = layer.self_attn, layer.mlp
+            for norm, consumers in (
+                (layer.input_layernorm, (attn.q_proj, attn.k_proj, attn.v_proj)),
+                (layer.post_attention_layernorm, (mlp.gate_proj, mlp.up_proj)),
+            ):
+                norm.weight[channels] *= factor
+                for linear in consumers:
+                    linear.weight[:, channels] /= factor
+            inter = mlp.up_proj.weight.shape[0]
+            inner_channels = torch.randperm(inter, generator=generator)[:count]
+            mlp.up_proj.weight[inner_channels] *= factor
+            mlp.down_proj.weight[:, inner_channels] /= factor
+    return len(layers)
+
+
+def with_outliers(source: Path) -> Path:
+    """A copy of the checkpoint folder ``source`` (real-size or tiny) with ``add_outliers``
+    applied, beside it, made once; every file but the weights copied as it is."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    source = Path(source)
+    folder = source.with_name(source.name + "-outliers")
+    if (folder / OUTLIER_MARKER).is_file():
+        return folder
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.bfloat16)
+    add_outliers(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    for path in source.iterdir():
+        weights = path.name.endswith(".safetensors") or path.name.endswith(
+            ".safetensors.index.json"
+        )
+        if path.is_file() and not weights and path.name != "config.json":
+            shutil.copy2(path, folder / path.name)
+    note = {"from": str(source), "outliers": f"{OUTLIER_CHANNELS} channels x{OUTLIER_FACTOR:g} "
+            "per norm and MLP (realsize.add_outliers)"}  # fmt: skip
+    (folder / OUTLIER_MARKER).write_text(json.dumps(note, indent=2), encoding="utf-8")
+    return folder

@@ -122,6 +122,8 @@ def build(
     report["precisions"] = {first: suite(first)}
     report["frames"] = _with_plan(_section(folder, "frames", lambda: _frames(first, sweep, new_tokens)))  # fmt: skip
     report["quality"] = _section(folder, "quality", lambda: cpu_bench.quality(first, steps=steps))
+    report["quality_outliers"] = _section(folder, "quality-outliers", lambda: cpu_bench.quality(
+        first, steps=steps, outliers=True))  # fmt: skip
     report["streaming"] = _section(folder, "streaming", lambda: _streaming(tiny, quick))
     report["readers"] = _section(folder, "readers", lambda: readers(repeats=1 if quick else 5))
     for model in models[1:]:  # the larger models last: the longest runs
@@ -375,11 +377,19 @@ def markdown(report: dict) -> str:
             f"{row.get('planned_peak_rss_gb', float('nan')):.2f} GiB | "
             f"{row.get('planner_error_pct', float('nan')):+.1f}% |"
         )
-    quality = report["quality"]["precisions"]
-    lines += ["", "| vs bf16 (64 teacher-forced steps) | cosine mean / min | relative error | "
-              "KL mean / max | top-1, all steps | top-1, decided steps |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    for precision, q in quality.items():
+    for key, title in (("quality", "vs bf16"), ("quality_outliers", "with outliers, vs bf16")):
+        if key in report:
+            lines += ["", *quality_table(report[key], title)]
+    lines += ["", streaming_table(report["streaming"])]
+    return "\n".join(lines) + "\n"
+
+
+def quality_table(quality: dict, title: str) -> list[str]:
+    """One row per precision: its logits against bf16's over the teacher-forced steps."""
+    lines = [f"| {title} ({quality['steps']} teacher-forced steps) | cosine mean / min | "
+             "relative error | KL mean / max | top-1, all steps | top-1, decided steps |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for precision, q in quality["precisions"].items():
         decided = q.get("top1_decided")
         decided_text = "—" if decided is None else f"{decided:.0%} of {q['decided_steps']}"
         rel = q.get("rel_error_mean")
@@ -389,8 +399,7 @@ def markdown(report: dict) -> str:
             f"{q['kl_mean']:.2g} / {q['kl_max']:.2g} | {q['top1_agreement']:.0%} | "
             f"{decided_text} |"
         )
-    lines += ["", streaming_table(report["streaming"])]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def streaming_table(streaming: dict) -> str:
@@ -430,12 +439,15 @@ def cpuspeed_rows(report: dict) -> str:
                 f"{eight['decode_tokens_per_s']:.2f}, {eight['ttft_s']:.1f}, "
                 f"{s['peak_rss_gb']:.2f}, _EPYC),"
             )
-    quality = report["quality"]
-    for precision, q in quality["precisions"].items():
-        if q.get("top1_decided") is None:
-            continue
-        lines.append(
-            f'    "{precision}": Quality("{precision}", {q["cosine_mean"]}, {q["rel_error_mean"]}, '
-            f"{q['top1_agreement']}, {q['top1_decided']}, {q['decided_steps']}, {quality['steps']}),"
-        )
+    for key, suffix in (("quality", ""), ("quality_outliers", "@outliers")):
+        quality = report.get(key)
+        for precision, q in (quality or {}).get("precisions", {}).items():
+            if q.get("top1_decided") is None:
+                continue
+            name = precision + suffix
+            lines.append(
+                f'    "{name}": Quality("{name}", {q["cosine_mean"]}, {q["rel_error_mean"]}, '
+                f"{q['top1_agreement']}, {q['top1_decided']}, {q['decided_steps']}, "
+                f"{quality['steps']}),"
+            )
     return "\n".join(lines) + "\n"

@@ -30,14 +30,19 @@ def built(tiny_vl, tmp_path_factory):
 def test_the_report_has_every_section_and_the_machine(built):
     folder, result = built
     saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    assert set(saved) == {"machine", "precisions", "frames", "quality", "streaming", "readers"}
+    assert set(saved) == {"machine", "precisions", "frames", "quality", "quality_outliers",
+                          "streaming", "readers"}  # fmt: skip
     machine = saved["machine"]
     assert {"cpu", "cores", "memory_gb", "bandwidth_gb_s", "torch", "transformers"} <= set(machine)
     (suite,) = saved["precisions"].values()
     for summary in suite["precisions"].values():
         assert {"load_s", "peak_rss_gb", "threads", "per_frames", "compute_dtype"} <= set(summary)
     assert [row["frames"] for row in saved["frames"]["rows"]] == [4, 8]
-    assert set(saved["quality"]["precisions"]) == {"int8", "int4"}
+    variants = {"int8", "int8-7bit", "int8-weight-only", "int4"}
+    assert set(saved["quality"]["precisions"]) == variants
+    assert set(saved["quality_outliers"]["precisions"]) == variants
+    assert saved["quality_outliers"]["outliers"] and saved["quality"]["outliers"] is None
+    assert "with outliers, vs bf16" in (folder / "tables.md").read_text(encoding="utf-8")
     assert {"threads_1", "threads_2", "steps"} <= set(saved["streaming"])
     assert "transformers_load_video_pyav" in saved["readers"]["median_s"]
     assert {p.split("/")[-1] for p in result["plots"]} == {
