@@ -7,10 +7,11 @@ device); how many bytes a whole model takes is ``memory.py``'s arithmetic on the
 - ``nf4``: bitsandbytes 4-bit NF4 with double quantization; the matmuls run in a *compute*
   dtype (bf16 or fp16), chosen with the device's float type.
 - ``int8`` / ``int4`` (CPU only): the language model's linear layers and its output head in
-  int8 (one scale per row) or int4 (groups of 128), read by PyTorch's packed CPU kernels
-  while decoding (``quantize.py``); the vision tower, embeddings and norms, and the prefill
-  GEMM stay in the CPU's float type (bf16 or fp32). An int4 layer keeps an int8 copy for the
-  prefill, so it holds 1.5 bytes per weight and reads 0.53 per decoded token.
+  int8 (one scale per row; FBGEMM's kernel, activations quantized per token) or int4
+  (groups of 128, PyTorch's packed kernel while decoding), see ``quantize.py``; the vision
+  tower, embeddings and norms stay in the CPU's float type (bf16 or fp32). An int4 layer
+  keeps the int8 form for the prefill, so it holds 1.5 bytes per weight and reads 0.53 per
+  decoded token.
 
 Sizes are in GiB (2**30 bytes) and printed as "GB", the way nvidia-smi and torch report
 them: a T4 shows about 15 GB, an "80GB" H100 about 79 GB.

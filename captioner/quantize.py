@@ -19,14 +19,16 @@ The kernels, per scheme and number of rows (tokens) in the call:
   divided by its largest magnitude first (and multiplied back after), so the kernel's one
   quantization range per call is a range per token: one loud token (a prompt's first one
   often is) cannot flatten the others. Without VNNI (AVX2, AVX-512F) the kernel adds pairs
-  of u8*s8 products in 16 bits, which can saturate, so there the activations take 7 bits
-  (``reduce_range``), as PyTorch's own x86 recipe does.
+  of u8*s8 products in 16 bits, which can saturate; 7-bit activations (``reduce_range``, as
+  PyTorch's own x86 recipe does) avoid that but fail the quality bar on a model with
+  outlier channels (``cpu_bench.quality``: cosine 0.980 against 8 bits' 0.994), so such a
+  CPU takes the weight-only kernel below for int8 (on a Zen 2, 0.26 ms for 2048x2048).
 - int4, decoding (up to ``DECODE_ROWS`` rows): ``torch._weight_int4pack_mm_for_cpu`` (groups
   of 128 with a bf16 scale and zero), bf16 activations. For the prefill an int4 layer keeps
   the int8 form above: 1.5 bytes per weight held, 0.53 read per decoded token.
-- Where PyTorch has no FBGEMM engine (ARM, or a build without it): int8 weights through
-  ``torch._weight_int8pack_mm`` (decoding) and converted to the float type for the prefill
-  GEMM, with no activation quantization. PyTorch marks quantized tensors as deprecated
+- Where PyTorch has no FBGEMM engine (ARM, or a build without it), or the CPU has no VNNI:
+  int8 weights through ``torch._weight_int8pack_mm`` (decoding) and converted to the float
+  type for the prefill GEMM, with no activation quantization. PyTorch marks quantized tensors as deprecated
   (pytorch#184982); when they go, this fallback is what remains.
 
 Why not torchao or bitsandbytes (both measured here, without ``torch.compile``, 2048x2048):
@@ -52,8 +54,8 @@ CHUNK_ROWS = 8192  # rows quantized at a time (bounds the fp32 temporaries of a 
 PACK_ROWS = 16384
 PACKED_ROW_BYTES = 12  # per output row of an FBGEMM int8 weight: fp32 scale, int32 zero, offset
 SCHEMES = ("int8", "int4")
-# None: by the CPU (8 bits with VNNI, else 7). The benchmark sets 7 to measure, on a VNNI
-# machine, the arithmetic an AVX2 one does.
+# None: by the CPU (8 bits with VNNI; without it int8 is weight-only). The benchmark sets 7 to
+# measure what FBGEMM's 7-bit activations would do (the reason they are not used).
 ACTIVATION_BITS: int | None = None
 USE_FBGEMM = True  # False: the weight-only fallback, as on a torch without the engine
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # u8*s8 summed in 32 bits
@@ -193,6 +195,9 @@ def quantize_weight(weight, scheme: str, prefill: bool, engine: str | None) -> d
 def _module_class():
     import torch
 
+    linear_dynamic = torch.ops.quantized.linear_dynamic
+    int4_mm = torch._weight_int4pack_mm_for_cpu
+
     class QuantizedLinear(torch.nn.Module):
         """A linear layer with int8 or int4 weights; see the module docstring."""
 
@@ -208,6 +213,8 @@ def _module_class():
             tensors = quantize_weight(weight, scheme, prefill, engine)
             # FBGEMM's packed weights are opaque objects, not tensors: held as an attribute
             self.packed = tensors.get("packed")
+            plain = self.packed is not None and len(self.packed) == 1 and linear.bias is None
+            self.single = self.packed[0] if plain and scheme == "int8" else None
             for key in ("q8", "s8", "q4", "p4"):
                 self.register_buffer(key, tensors.get(key))
             bias = linear.bias
@@ -224,6 +231,14 @@ def _module_class():
             shape = x.shape
             x2 = x.reshape(-1, shape[-1])
             rows = x2.shape[0]
+            if rows == 1 and self.single is not None:
+                # a decoding step's common case, kept short: ~25 us of Python and no-op
+                # conversions a call is ~5 ms a token over the 197 layers of Qwen3-VL-2B
+                y = linear_dynamic(x2.float(), self.single, self.reduce_range)
+                return y.to(x.dtype).view(*shape[:-1], self.out_features)
+            if rows == 1 and self.q4 is not None and self.bias is None:
+                y = int4_mm(x2.to(torch.bfloat16), self.q4, self.group, self.p4)
+                return y.to(x.dtype).view(*shape[:-1], self.out_features)
             no_int8 = self.packed is None and self.q8 is None  # the int4 head: no prefill form
             if self.q4 is not None and (rows <= DECODE_ROWS or no_int8):
                 xb = x2.to(torch.bfloat16)  # the packed kernels' fast type on every x86 CPU
@@ -300,6 +315,10 @@ def quantize_model(
     engine = dynamic_engine() if USE_FBGEMM else None
     flags = hardware.detect().cpu_flags if cpu_flags is None else cpu_flags
     seven_bits = reduce_range(flags) if ACTIVATION_BITS is None else ACTIVATION_BITS == 7
+    if seven_bits and ACTIVATION_BITS is None:
+        # 7-bit activations fail the quality bar once a model has outlier channels (measured:
+        # cpu_bench.quality with outliers): a CPU without VNNI keeps its activations float
+        engine = None
     lm_head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     targets = [
         (name, module) for name, module in model.named_modules() if quantizable(name, module)

@@ -174,7 +174,8 @@ FAKE = (
     cpuspeed.CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.8, 29.0, 15.4, "test"),
 )
 GOOD = {
-    p: cpuspeed.Quality(p, 0.999, 0.04, 0.6, 1.0, 20, 64) for p in ("int8", "int8-7bit", "int4")
+    p: cpuspeed.Quality(p, 0.999, 0.04, 0.6, 1.0, 20, 64)
+    for p in {key for keys in cpuspeed.MEASURED_AS.values() for key in keys}
 }
 
 
@@ -218,10 +219,11 @@ def test_a_precision_below_the_quality_bar_is_not_picked(fake_table):
     assert not cpuspeed.accepted("int4") and cpuspeed.accepted("int8")
     cpuspeed.QUALITY["int4"] = dataclasses.replace(GOOD["int4"], decided_steps=1)
     assert not cpuspeed.accepted("int4")  # one decided step is no verdict, however it agrees
-    cpuspeed.QUALITY["int8-7bit"] = dataclasses.replace(GOOD["int8"], cosine_mean=0.98)
-    assert not cpuspeed.accepted("int8")  # as a CPU without VNNI computes it, it fails
-    cpuspeed.QUALITY["int8-7bit"] = GOOD["int8-7bit"]
-    assert cpuspeed.accepted("int8")
+    for failing in cpuspeed.MEASURED_AS["int8"]:  # each form, with and without outliers
+        cpuspeed.QUALITY[failing] = dataclasses.replace(GOOD[failing], cosine_mean=0.98)
+        assert not cpuspeed.accepted("int8"), failing
+        cpuspeed.QUALITY[failing] = GOOD[failing]
+        assert cpuspeed.accepted("int8")
     del cpuspeed.QUALITY["int8"]
     assert not cpuspeed.accepted("int8") and cpuspeed.accepted("bf16") and cpuspeed.accepted("fp32")
 

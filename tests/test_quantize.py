@@ -6,6 +6,8 @@ README."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -110,6 +112,30 @@ def test_seven_bit_activations_where_the_cpu_has_no_vnni():
     assert quantize.reduce_range(frozenset({"avx2", "avx512f", "avx512_bf16"}))
     assert not quantize.reduce_range(frozenset({"avx2", "avx512_vnni"}))
     assert not quantize.reduce_range(frozenset({"avx2", "avx_vnni"}))
+
+
+@pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
+def test_int8_is_weight_only_on_a_cpu_without_vnni():
+    """7-bit activations fail the quality bar with outlier channels (cpuspeed.QUALITY), so a
+    CPU without VNNI gets int8 weights with float activations; with VNNI, FBGEMM's 8 bits."""
+
+    def layers(flags):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 32))
+        reference = copy.deepcopy(model)
+        counts = quantize.quantize_model(model, "int8", torch.float32, cpu_flags=flags)
+        x = torch.randn(3, 64)
+        with torch.no_grad():
+            assert cosine(model(x), reference(x)) > 0.999
+        return model, counts
+
+    model, counts = layers(frozenset({"avx2", "avx512f"}))
+    assert counts["activation_bits"] == 16 and counts["engine"] == "none"
+    assert all(m.packed is None and m.q8 is not None for m in model)
+    model, counts = layers(frozenset({"avx2", "avx512_vnni"}))
+    assert counts["activation_bits"] == 8 and counts["engine"] == quantize.dynamic_engine()
+    assert all(m.packed is not None and not m.reduce_range for m in model)
+    assert "8-bit activations" in repr(model[0])
 
 
 @pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")

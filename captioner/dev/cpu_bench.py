@@ -11,7 +11,10 @@ keeps medians, so the machine's other load hits every precision alike.
         --model Qwen/Qwen3-VL-2B-Instruct --precision int4 --frames 8 16
 
 ``quality`` compares a quantized model's logits with the bf16 model's on the same inputs
-(64 teacher-forced decoding steps after a video prompt): cosine similarity and KL.
+(64 teacher-forced decoding steps after a video prompt): cosine similarity and KL, for each
+form a precision takes on some CPU (``VARIANTS``: int8 with 7-bit activations, int8 weight-
+only), and with ``outliers=True`` on a copy of the checkpoint with outlier channels
+(``realsize.with_outliers``).
 """
 
 from __future__ import annotations
