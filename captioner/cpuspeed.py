@@ -78,13 +78,16 @@ _ZEN2 = "derived from 2048×2048 kernel times on an AMD EPYC Zen 2 (AVX2), not m
 _ZEN2_FP32 = "measured end to end on an AMD EPYC Zen 2 (AVX2), 2 cores"
 
 TABLE: tuple[CpuSpeed, ...] = (
-    # bench --report, 2026-11-29: medians of 3 interleaved runs, 8 frames (docs/bench)
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 8.58, 11.6, 8.57, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 5.15, 11.3, 7.86, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 2.80, 11.0, 5.37, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.97, 19.3, 12.60, _EPYC),
-    # Qwen3-VL-4B was not measured here (its int4 reads 2.3x the 2B's bytes a token: ~3.7 tok/s
-    # expected, short of 10): no rows, so the rule does not consider it on this kind of CPU
+    # bench --report, 2026-11-29: medians of 3 interleaved runs, 8 frames (docs/bench); int8
+    # on FBGEMM with 8-bit activations (quantize.py)
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 8.45, 10.0, 8.53, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.70, 10.3, 8.15, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 2.50, 11.7, 5.35, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.81, 23.0, 12.60, _EPYC),
+    # Qwen3-VL-4B: one run each, 8 frames (fp32 does not fit this 24 GB machine's load)
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 4.19, 16.0, 14.66, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 3.91, 18.3, 14.69, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.25, 21.9, 9.73, _EPYC),
     # Zen 2: fp32 1.80 tok/s and 29 s to the first token measured there end to end (15.4 GB
     # peak RSS); int8 / int4 = 1.80 × (0.93 ms / 0.26 or 0.29 ms), their prefill is fp32's GEMM
     CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.44, 29.0, None, _ZEN2),

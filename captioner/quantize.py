@@ -1,4 +1,4 @@
-"""Weight int8 / int4 for the text decoder on a CPU, on PyTorch's own CPU kernels.
+"""int8 / int4 for the text decoder on a CPU, on PyTorch's own CPU kernels.
 
 Decoding one token reads every weight of the language model once (the tied 151,936-row
 ``lm_head`` included), so on a CPU its speed is memory bandwidth divided by bytes per
@@ -28,8 +28,8 @@ The kernels, per scheme and number of rows (tokens) in the call:
   the int8 form above: 1.5 bytes per weight held, 0.53 read per decoded token.
 - Where PyTorch has no FBGEMM engine (ARM, or a build without it), or the CPU has no VNNI:
   int8 weights through ``torch._weight_int8pack_mm`` (decoding) and converted to the float
-  type for the prefill GEMM, with no activation quantization. PyTorch marks quantized tensors as deprecated
-  (pytorch#184982); when they go, this fallback is what remains.
+  type for the prefill GEMM, with no activation quantization. PyTorch marks quantized
+  tensors as deprecated (pytorch#184982); when they go, this fallback is what remains.
 
 Why not torchao or bitsandbytes (both measured here, without ``torch.compile``, 2048x2048):
 torchao 0.18's ``Int8WeightOnlyConfig`` converts the whole int8 weight to bf16 at every call
@@ -195,7 +195,8 @@ def quantize_weight(weight, scheme: str, prefill: bool, engine: str | None) -> d
 def _module_class():
     import torch
 
-    linear_dynamic = torch.ops.quantized.linear_dynamic
+    # looked up once (a torch without the quantized ops has none: only the fallback runs)
+    linear_dynamic = torch.ops.quantized.linear_dynamic if dynamic_engine() else None
     int4_mm = torch._weight_int4pack_mm_for_cpu
 
     class QuantizedLinear(torch.nn.Module):
