@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# huggingface_hub reads this once, when it is first imported, which may be while test modules
+# are collected (before any fixture runs): set here, every Hub lookup fails at once, offline
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_paths(tmp_path_factory):

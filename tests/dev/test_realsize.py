@@ -4,12 +4,16 @@ see outlier channels (what the int8 stress measurement of ``cpu_bench.quality`` 
 from __future__ import annotations
 
 import torch
-from transformers import AutoModelForImageTextToText
 
 from captioner.dev import realsize
 
 
 def test_outliers_change_the_activations_not_the_logits(tiny_vl):
+    # imported here: importing transformers at collection would import huggingface_hub before
+    # conftest sets HF_HUB_OFFLINE, and every Hub lookup of the other tests would then wait
+    # for the network's timeout
+    from transformers import AutoModelForImageTextToText
+
     model = AutoModelForImageTextToText.from_pretrained(tiny_vl, dtype=torch.float32).eval()
     ids = torch.randint(0, 150_000, (1, 16), generator=torch.Generator().manual_seed(0))
     seen = {}
