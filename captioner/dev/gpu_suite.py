@@ -1,16 +1,18 @@
 """The GPU suite: the profile's video model on whatever CUDA GPU is present, random weights of
 the real architecture (nothing downloaded), one JSON.
 
-    python -m captioner bench --suite gpu [--json]          # < 8 minutes on an H100
+    python -m captioner bench --suite gpu [--json]          # ~2 minutes on an H200
     python -m captioner bench --suite gpu --dry             # CPU, tiny model: does it run?
 
 What it reports, for the model and precision ``profiles.decide`` picks on this GPU:
 
-- decode tokens/s at batch 1 (64 tokens after a short prompt), the weight bytes each token
-  reads (``memory.decode_bytes_per_token``) and the fraction of the GPU's peak memory
-  bandwidth that makes (``PEAK_BANDWIDTH``, from the vendors' data sheets);
+- decode tokens/s at batch 1 (64 tokens after a short prompt and a warm-up run), the weight
+  bytes each token reads (``memory.decode_bytes_per_token``) and the fraction of the GPU's
+  memory bandwidth that makes: the data sheet's (``PEAK_BANDWIDTH``) and a measured copy's;
+- the same decode with transformers' static cache, which ``generate()`` compiles into CUDA
+  graphs: the difference is what Python and kernel launches cost (on an H200, most of it);
 - NF4 (bitsandbytes, vision tower kept 16-bit as the loader does) against bf16/fp16 on the
-  same architecture, where both fit;
+  same architecture: decode, and the weights' bytes against the plan;
 - time to the first token with 32, 64 and 128 frames at the profile's pixel budget (random
   frames through the real Qwen3-VL processor), and the peak memory of each against the
   memory plan's prediction (planner error in %).
@@ -23,7 +25,9 @@ with a tiny Qwen3-VL of the same classes, so the suite is known to execute.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
+import sys
 import time
 
 from captioner import catalog, memory, profiles
@@ -147,8 +151,12 @@ def _peak(device: str) -> int | None:
     return int(torch.cuda.max_memory_allocated()) if device.startswith("cuda") else None
 
 
-def decode_rate(model, device: str, tokens: int = DECODE_TOKENS) -> float:
-    """Tokens/s at batch 1 after the first token (greedy, EOS ignored)."""
+def decode_rate(model, device: str, tokens: int = DECODE_TOKENS, **generate) -> tuple[float, float]:
+    """(tokens/s after the first token, median ms between tokens) at batch 1, greedy, EOS
+    ignored. The median is the steady state; the mean also counts the allocator's growth.
+    ``generate``: more arguments for ``generate`` (``cache_implementation="static"``)."""
+    import statistics
+
     import torch
 
     stamps: list[float] = []
@@ -165,9 +173,12 @@ def decode_rate(model, device: str, tokens: int = DECODE_TOKENS) -> float:
     with torch.inference_mode():
         model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                        max_new_tokens=tokens, min_new_tokens=tokens, streamer=Stamps(),
-                       pad_token_id=0)  # fmt: skip
+                       pad_token_id=0, **generate)  # fmt: skip
     times = stamps[1:]  # the first put is the prompt
-    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+    if len(times) < 2:
+        return 0.0, 0.0
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return (len(times) - 1) / (times[-1] - times[0]), statistics.median(gaps) * 1000
 
 
 def ttft(model, processor, frames, device: str) -> tuple[float, int, int | None]:
@@ -184,6 +195,27 @@ def ttft(model, processor, frames, device: str) -> tuple[float, int, int | None]
     return time.perf_counter() - start, int(inputs["input_ids"].shape[1]), _peak(device)
 
 
+def copy_bandwidth(device: str, nbytes: int = 2 * GiB, repeats: int = 10) -> float | None:
+    """GB/s of a device-to-device copy, counting bytes read and written: the ceiling this
+    GPU reaches in practice (the data sheet's figure is the other one reported)."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    src = torch.empty(nbytes // 2, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # warm-up
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        dst.copy_(src)
+    _sync(device)
+    seconds = time.perf_counter() - start
+    del src, dst
+    torch.cuda.empty_cache()
+    return round(nbytes * repeats / seconds / 1e9, 1)
+
+
 def _planned(spec, precision: str, frames: int, pixels: int, prompt_tokens: int, decision):
     workload = memory.Workload(frames=frames, frame_pixels=pixels, max_new_tokens=1,
                                prompt_tokens=prompt_tokens - int(frames * memory.vision_tokens_for_pixels(spec, pixels)))  # fmt: skip
@@ -192,16 +224,31 @@ def _planned(spec, precision: str, frames: int, pixels: int, prompt_tokens: int,
     return plan.total_bytes - plan.reserve_bytes  # the allocator's peak has no CUDA context
 
 
-def run(settings=None, *, dry: bool = False, frames: tuple[int, ...] | None = None) -> dict:
+class _Log:
+    """Progress on stderr with the seconds since the start (a long run shows where it is)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.started = quiet, time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[gpu suite {time.perf_counter() - self.started:6.1f} s] {message}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+
+def run(settings=None, *, dry: bool = False, frames: tuple[int, ...] | None = None,
+        quiet: bool = False) -> dict:  # fmt: skip
     """The whole suite; ``dry``: on the CPU with a tiny Qwen3-VL (what CI runs)."""
     import torch
+    import transformers
 
     import captioner.dev.tiny as tiny
 
-    started = time.perf_counter()
+    log = _Log(quiet)
     cuda = torch.cuda.is_available() and not dry
     device = "cuda" if cuda else "cpu"
-    report: dict = {"dry": not cuda, "device": device, "torch": torch.__version__}
+    report: dict = {"dry": not cuda, "device": device, "torch": torch.__version__,
+                    "transformers": transformers.__version__}  # fmt: skip
     processor = tiny.vl_processor()
     if cuda:
         from captioner import hardware
@@ -234,38 +281,105 @@ def run(settings=None, *, dry: bool = False, frames: tuple[int, ...] | None = No
     dtype = getattr(torch, {"bf16": "bfloat16", "fp16": "float16"}.get(float_precision, "float32"))
     report.update(model=spec.id if spec else "tiny Qwen3-VL", precision=precision,
                   float_precision=float_precision, peak_bandwidth_gb_s=bandwidth,
-                  profile=decision.profile.name if decision else None)  # fmt: skip
+                  profile=decision.profile.name if decision else None,
+                  max_pixels=pixels)  # fmt: skip
+    log(f"{report['model']} {precision} (floats {float_precision}) on {device}")
+    report["copy_bandwidth_gb_s"] = copy_bandwidth(device)
+    measured = report["copy_bandwidth_gb_s"]
+    start = time.perf_counter()
     model = _random_model(config, device, dtype)
-    dense = _decode_entry(model, device, spec, float_precision, float_precision, bandwidth)
-    report["decode"] = {float_precision: dense}
+    _sync(device)
+    report["build_s"] = round(time.perf_counter() - start, 1)
+    report["weights"] = {float_precision: _weights_entry(device, spec, float_precision)}
+    log(f"built in {report['build_s']} s: {report['weights'][float_precision]}")
+    entry = lambda p: _decode_entry(model, device, spec, p, float_precision, bandwidth, measured)  # noqa: E731
+    report["decode"] = {float_precision: entry(float_precision)}
+    log(f"decode {float_precision}: {report['decode'][float_precision]}")
+    if cuda:  # what the launches cost: the same decode as CUDA graphs
+        report["decode_compiled"] = {float_precision: _compiled_entry(model, device, spec, float_precision, bandwidth)}  # fmt: skip
+        log(f"decode {float_precision}, static cache + torch.compile: {report['decode_compiled']}")
+    nf4 = cuda  # bitsandbytes' NF4 is measured on CUDA only
+    if nf4 and precision == "nf4":  # the profile runs NF4: its first token and memory too
+        _to_nf4(model, dtype)
+        report["weights"]["nf4"] = _weights_entry(device, spec, "nf4", float_precision)
+    ttft(model, processor, _frames(min(4, *frame_counts), pixels), device)  # warm-up (kernels)
     runs = []
     for n in frame_counts:
-        seconds, prompt_tokens, peak = ttft(model, processor, _frames(n, pixels), device)
-        row = {"frames": n, "prompt_tokens": prompt_tokens, "ttft_s": round(seconds, 3),
-               "peak_memory_gb": round(peak / GiB, 3) if peak else None}  # fmt: skip
-        if spec is not None and peak:
-            planned = _planned(spec, float_precision, n, pixels, prompt_tokens, decision)
-            row["planned_gb"] = round(planned / GiB, 3)
-            row["planner_error_pct"] = round((planned - peak) / peak * 100, 1)
+        row = _ttft_entry(model, processor, n, pixels, device, spec, precision, decision)
+        log(f"first token, {n} frames: {row}")
         runs.append(row)
     report["ttft"] = runs
-    if cuda:
+    if nf4 and precision != "nf4":
         _to_nf4(model, dtype)
-        report["decode"]["nf4"] = _decode_entry(model, device, spec, "nf4", float_precision, bandwidth)  # fmt: skip
-    else:
-        report["decode"]["nf4"] = None  # bitsandbytes' NF4 is measured on CUDA only
-    report["seconds"] = round(time.perf_counter() - started, 1)
+        report["weights"]["nf4"] = _weights_entry(device, spec, "nf4", float_precision)
+        n = frame_counts[0]
+        report["ttft_nf4"] = [_ttft_entry(model, processor, n, pixels, device, spec, "nf4", decision)]  # fmt: skip
+    report["decode"]["nf4"] = entry("nf4") if nf4 else None
+    log(f"decode nf4: {report['decode']['nf4']}")
+    report["seconds"] = round(time.perf_counter() - log.started, 1)
     return report
 
 
-def _decode_entry(model, device, spec, precision, float_precision, bandwidth) -> dict:
-    rate = decode_rate(model, device, DECODE_TOKENS if device != "cpu" else 8)
-    entry = {"tokens_per_s": round(rate, 2)}
+def _weights_entry(device, spec, precision, float_precision="bf16") -> dict | None:
+    """Bytes the model holds on the GPU against the planner's weight bytes."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    torch.cuda.empty_cache()
+    held = torch.cuda.memory_allocated()
+    entry = {"allocated_gb": round(held / GiB, 3)}
+    if spec is not None:
+        planned = memory.weight_bytes(spec, precision, float_precision=float_precision)
+        entry["planned_gb"] = round(planned / GiB, 3)
+        entry["planner_error_pct"] = round((planned - held) / held * 100, 1)
+    return entry
+
+
+def _ttft_entry(model, processor, n, pixels, device, spec, precision, decision) -> dict:
+    seconds, prompt_tokens, peak = ttft(model, processor, _frames(n, pixels), device)
+    row = {"frames": n, "prompt_tokens": prompt_tokens, "ttft_s": round(seconds, 3),
+           "peak_memory_gb": round(peak / GiB, 3) if peak else None}  # fmt: skip
+    if spec is not None and peak:
+        planned = _planned(spec, precision, n, pixels, prompt_tokens, decision)
+        row["planned_gb"] = round(planned / GiB, 3)
+        row["planner_error_pct"] = round((planned - peak) / peak * 100, 1)
+    return row
+
+
+def _decode_entry(model, device, spec, precision, float_precision, bandwidth, measured) -> dict:
+    # The first generate() of a process or of new kernels runs cold (clocks ramping, kernels
+    # loaded lazily, cuBLAS choosing): 110 ms a token on an H200 where warm ones take 32.
+    decode_rate(model, device, 8)
+    rate, median_ms = decode_rate(model, device, DECODE_TOKENS if device != "cpu" else 8)
+    entry = {"tokens_per_s": round(rate, 2), "median_ms_per_token": round(median_ms, 2)}
     if spec is not None:
         per_token = memory.decode_bytes_per_token(spec, precision, float_precision)
         entry["bytes_per_token"] = per_token
+        steady = per_token / (median_ms / 1000) / 1e9 if median_ms else 0.0
         if bandwidth:
             entry["bandwidth_fraction"] = round(per_token * rate / (bandwidth * 1e9), 3)
+            entry["bandwidth_fraction_median"] = round(steady / bandwidth, 3)
+        if measured:
+            entry["copy_bandwidth_fraction_median"] = round(steady / measured, 3)
+    return entry
+
+
+def _compiled_entry(model, device, spec, precision, bandwidth) -> dict:
+    """Decode with transformers' static cache, which generate() compiles into CUDA graphs:
+    what batch-1 decoding costs without Python and kernel launches. The first run compiles."""
+    try:
+        start = time.perf_counter()
+        decode_rate(model, device, DECODE_TOKENS, cache_implementation="static")
+        compile_s = time.perf_counter() - start
+        rate, median_ms = decode_rate(model, device, DECODE_TOKENS, cache_implementation="static")
+    except Exception as exc:  # a measurement, not the product: record it and go on
+        return {"error": f"{type(exc).__name__}: {exc}"[:400]}
+    entry = {"tokens_per_s": round(rate, 2), "median_ms_per_token": round(median_ms, 2),
+             "first_run_s": round(compile_s, 1)}  # fmt: skip
+    if spec is not None and bandwidth and median_ms:
+        per_token = memory.decode_bytes_per_token(spec, precision, precision)
+        entry["bandwidth_fraction_median"] = round(per_token / (median_ms / 1000) / 1e9 / bandwidth, 3)  # fmt: skip
     return entry
 
 

@@ -76,3 +76,34 @@ def test_the_gpu_suite_runs_dry_on_the_cpu():
 ])  # fmt: skip
 def test_peak_bandwidth_table(name, bandwidth):
     assert gpu_suite.peak_bandwidth(name) == bandwidth
+
+
+@pytest.fixture(scope="module")
+def suite_model():
+    import torch
+
+    return gpu_suite._random_model(gpu_suite._tiny_config(), "cpu", torch.bfloat16)
+
+
+def test_decode_rate_gives_the_rate_and_the_median_gap(suite_model):
+    rate, median_ms = gpu_suite.decode_rate(suite_model, "cpu", 8)
+    assert rate > 0 and median_ms > 0
+    # the rate counts the 7 gaps between 8 tokens; a median gap cannot exceed the whole span
+    assert median_ms / 1000 <= 7 / rate
+
+
+def test_the_static_cache_decode_runs_and_a_failure_is_recorded(suite_model, monkeypatch):
+    entry = gpu_suite._compiled_entry(suite_model, "cpu", None, "bf16", None)
+    assert entry["tokens_per_s"] > 0 and entry["first_run_s"] >= 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no graphs here")
+
+    monkeypatch.setattr(suite_model, "generate", broken)
+    assert gpu_suite._compiled_entry(suite_model, "cpu", None, "bf16", None) == {
+        "error": "RuntimeError: no graphs here"
+    }
+
+
+def test_copy_bandwidth_is_measured_on_gpus_only():
+    assert gpu_suite.copy_bandwidth("cpu") is None
