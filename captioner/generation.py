@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from captioner import catalog, korean, prompts
+from captioner import catalog, compute, korean, prompts
 from captioner.errors import CaptionerError, InternalError, InvalidRequest, OutOfMemory
 from captioner.precision import GiB
 from captioner.textstream import IncrementalDecoder, token_id
@@ -379,14 +379,9 @@ class TransformersBackend:
         stop = stop or threading.Event()
         started = time.perf_counter()
         try:
-            inputs, prompt_ids, video_tokens = self.prepare(request)
-            sampling = self.sampling(request.options)
-            # the Korean mask's tables: built once per tokenizer (~0.3 s), counted as preprocessing
-            korean.mask_stats(
-                self.loaded.tokenizer,
-                _vocab_rows(self.loaded.model),
-                allow_hanja=request.options.allow_hanja,
-            )
+            # on the compute thread, where generate() runs (the processor's and the mask's
+            # torch operations would give this thread an OpenMP pool of its own: compute.py)
+            inputs, prompt_ids, video_tokens, sampling = compute.call(self._prepare_all, request)
         except CaptionerError as exc:
             yield Error(exc, user_error=True)
             return
@@ -400,6 +395,17 @@ class TransformersBackend:
                 request, stop, started, preprocess_s, inputs, prompt_ids, video_tokens, sampling
             )
 
+    def _prepare_all(self, request: Request) -> tuple[dict, list[int], int, dict]:
+        inputs, prompt_ids, video_tokens = self.prepare(request)
+        sampling = self.sampling(request.options)
+        # the Korean mask's tables: built once per tokenizer (~0.3 s), counted as preprocessing
+        korean.mask_stats(
+            self.loaded.tokenizer,
+            _vocab_rows(self.loaded.model),
+            allow_hanja=request.options.allow_hanja,
+        )
+        return inputs, prompt_ids, video_tokens, sampling
+
     def _generate(
         self, request, stop, started, preprocess_s, inputs, prompt_ids, video_tokens, sampling
     ):
@@ -407,24 +413,28 @@ class TransformersBackend:
 
         model = self.loaded.model
         device = getattr(model, "device", "cpu")
-        inputs = {
-            key: value.to(device) if hasattr(value, "to") else value
-            for key, value in inputs.items()
-        }
         sink: queue.Queue = queue.Queue()
         splitter = _ThinkSplitter(self.loaded.tokenizer, prompt_ids)
-        kwargs = self._generate_kwargs(
-            inputs, prompt_ids, sampling, stop, sink, request.options, splitter.thinking
-        )
+
+        def kwargs() -> dict:  # built by the worker: the masks are torch work too
+            on_device = {
+                key: value.to(device) if hasattr(value, "to") else value
+                for key, value in inputs.items()
+            }
+            return self._generate_kwargs(
+                on_device, prompt_ids, sampling, stop, sink, request.options, splitter.thinking
+            )
+
         memory = _PeakMemory(device)
         threads = getattr(self.loaded.request, "threads", None)
         ran: dict = {}
-        worker = threading.Thread(
-            target=self._worker,
-            args=(kwargs, request.options.seed, sink, threads, ran),
-            daemon=True,
-        )
-        worker.start()
+        args = (kwargs, request.options.seed, sink, threads, ran)
+        if compute.on_compute_thread():  # a caller on the compute thread cannot wait on it
+            worker = threading.Thread(target=self._worker, args=args, daemon=True)
+            worker.start()
+            wait = worker.join
+        else:
+            wait = compute.submit(self._worker, *args).exception  # waits; the worker reports
         first = last = None
         new_tokens = 0
         failure: BaseException | None = None
@@ -447,7 +457,7 @@ class TransformersBackend:
             # end generation after this step and wait, so the model is free for the next one.
             if not completed:
                 stop.set()
-            worker.join()
+            wait()
         yield from splitter.finish()
         if failure is not None:
             if isinstance(failure, torch.OutOfMemoryError):
@@ -531,13 +541,14 @@ class TransformersBackend:
             "pad_token_id": self.loaded.tokenizer.pad_token_id,
         }
 
-    def _worker(
-        self, kwargs: dict, seed: int | None, sink: queue.Queue, threads=None, ran=None
-    ) -> None:
+    def _worker(self, kwargs, seed: int | None, sink: queue.Queue, threads=None, ran=None) -> None:
+        """generate() with ``kwargs`` (a dict, or a function that builds it here)."""
         import torch
         from transformers import set_seed
 
         try:
+            if callable(kwargs):
+                kwargs = kwargs()
             # torch's thread count is per OS thread: set it here, in the thread that runs
             # generate(), or this thread runs with whatever it inherited (see profiles.runtime)
             if threads:
@@ -551,7 +562,7 @@ class TransformersBackend:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             sink.put(("error", exc, time.perf_counter()))
         finally:
-            streamer = kwargs.get("streamer")
+            streamer = kwargs.get("streamer") if isinstance(kwargs, dict) else None
             if isinstance(streamer, _QueueStreamer):
                 streamer.end()
             sink.put(("end", None, time.perf_counter()))

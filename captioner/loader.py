@@ -335,7 +335,14 @@ def unload() -> None:
 
 
 def load(request: ModelRequest, progress: Progress | None = None) -> LoadedModel:
-    """The resident model for ``request``: cached, or loaded after unloading the old one."""
+    """The resident model for ``request``: cached, or loaded after unloading the old one.
+    Loaded on the compute thread, where it will run (``compute.py`` says why)."""
+    from captioner import compute
+
+    return compute.call(_load, request, progress)
+
+
+def _load(request: ModelRequest, progress: Progress | None) -> LoadedModel:
     global _resident
     progress = progress or (lambda fraction, message: None)
     with _lock:

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from captioner import engine, generation, loader, video
+from captioner import compute, engine, generation, loader, video
 
 ASSET_CLIP = Path(__file__).resolve().parent.parent.parent / "assets" / "bigbuckbunny.mp4"
 
@@ -99,28 +99,20 @@ class _Stamps:
         pass
 
 
-def _in_thread(fn, threads: int | None):
-    """``fn()`` in a fresh worker thread with ``threads`` torch threads set there (torch's
-    count is per OS thread), as the streaming generator runs generate(); (result, threads)."""
+def _where_generate_runs(fn, threads: int | None, *, consumer: bool = False):
+    """``fn()`` with generate() where the streaming generator runs it: on the compute thread
+    (``compute.py``), with ``threads`` torch threads set there (torch's count is per OS
+    thread). A ``consumer`` (ours) runs here and hands its generate() there itself; the
+    others run there whole. (result, the torch threads generate() ran with)."""
     import torch
 
-    box: dict = {}
-
-    def run():
+    def setup() -> int:
         if threads:
             torch.set_num_threads(threads)
-        box["threads"] = torch.get_num_threads()
-        try:
-            box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            box["error"] = exc
+        return torch.get_num_threads()
 
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"], box["threads"]
+    used = compute.call(setup)
+    return (fn() if consumer else compute.call(fn)), used
 
 
 def _rate(times: list[float]) -> float:
@@ -130,8 +122,9 @@ def _rate(times: list[float]) -> float:
 def throughput(
     loaded, clip, max_new_tokens: int, seed: int = 0, rounds: int = 3, threads: int | None = None
 ) -> dict:
-    """Three ways to generate the same tokens count on identical inputs and seed, each in a
-    worker thread with the same number of torch threads (reported), interleaved, medians:
+    """Three ways to generate the same tokens count on identical inputs and seed, each with
+    generate() on the compute thread and the same number of torch threads (reported),
+    interleaved, medians:
 
     - ``ours``: the streaming generator (``TransformersBackend.stream``) as users get it: chat
       template and processor, Korean mask, presence penalty, our sampler, the queue to the
@@ -151,7 +144,7 @@ def throughput(
     backend = generation.TransformersBackend(loaded)
     options = generation.Options(max_new_tokens=max_new_tokens, seed=seed)
     request = generation.Request("영상을 자세히 설명해 주세요.", clip, options=options)
-    inputs, prompt_ids, _ = backend.prepare(request)
+    inputs, prompt_ids, _ = compute.call(backend.prepare, request)
     sampling = backend.sampling(options)
     plain = {k: v for k, v in sampling.items() if k != "presence_penalty"}
 
@@ -183,11 +176,11 @@ def throughput(
     jobs = {"ours": ours, "same_processors": same_processors, "raw": raw}
     used = {}
     for name, job in jobs.items():  # warm-up, and the threads each side gets
-        _, used[name] = _in_thread(job, threads)
+        _, used[name] = _where_generate_runs(job, threads, consumer=name == "ours")
     runs: dict[str, list] = {name: [] for name in jobs}
     for _ in range(rounds):  # interleaved: the machine's noise hits all three alike
         for name, job in jobs.items():
-            runs[name].append(_in_thread(job, threads)[0])
+            runs[name].append(_where_generate_runs(job, threads, consumer=name == "ours")[0])
     e2e = {k: statistics.median(n / s for n, s, _ in v) for k, v in runs.items()}
     decode = {k: statistics.median(rate for _, _, rate in v) for k, v in runs.items()}
 
