@@ -541,14 +541,14 @@ class TransformersBackend:
             "pad_token_id": self.loaded.tokenizer.pad_token_id,
         }
 
-    def _worker(self, kwargs, seed: int | None, sink: queue.Queue, threads=None, ran=None) -> None:
-        """generate() with ``kwargs`` (a dict, or a function that builds it here)."""
+    def _worker(self, make_kwargs, seed: int | None, sink: queue.Queue, threads=None, ran=None):
+        """generate() with the arguments ``make_kwargs()`` builds, here, in this thread."""
         import torch
         from transformers import set_seed
 
+        kwargs: dict = {}
         try:
-            if callable(kwargs):
-                kwargs = kwargs()
+            kwargs = make_kwargs()
             # torch's thread count is per OS thread: set it here, in the thread that runs
             # generate(), or this thread runs with whatever it inherited (see profiles.runtime)
             if threads:
@@ -562,7 +562,7 @@ class TransformersBackend:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             sink.put(("error", exc, time.perf_counter()))
         finally:
-            streamer = kwargs.get("streamer") if isinstance(kwargs, dict) else None
+            streamer = kwargs.get("streamer")
             if isinstance(streamer, _QueueStreamer):
                 streamer.end()
             sink.put(("end", None, time.perf_counter()))
