@@ -219,6 +219,76 @@ def test_quantized_logits_stay_close_to_bf16(bf16_and_int4, scheme, floor):
     assert cosine(got, want) > floor and cosine(step_got, step_want) > floor
 
 
+class _Attention(torch.nn.Module):
+    """A parent with q / k / v siblings read from one input, as transformers' attention."""
+
+    def __init__(self, bias=False, k_width=256) -> None:
+        super().__init__()
+        self.q_proj = linear(128, 256, bias=bias, seed=1)
+        self.k_proj = linear(64, k_width, bias=bias, seed=2)
+        self.v_proj = linear(64, 256, bias=False, seed=3)
+
+    def forward(self, x):
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("scheme", ["int8", "int4"])
+def test_fused_siblings_compute_what_each_layer_computes_alone(scheme, engine, monkeypatch):
+    """q / k / v as one fused layer: the same outputs as three quantized layers (the same
+    rows, and the same activation quantization: one input), for decode and prefill rows; the
+    fused product is computed once per input and not kept after every part has read it."""
+    monkeypatch.setattr(quantize, "dynamic_engine", lambda: engine)
+    alone, fused = _Attention(), _Attention()
+    counts = quantize.quantize_model(alone, scheme, torch.bfloat16, fuse=False)
+    fused_counts = quantize.quantize_model(fused, scheme, torch.bfloat16)
+    assert counts["fused"] == 0 and fused_counts["fused"] == 3 == fused_counts["layers"]
+    assert counts["bytes"] == fused_counts["bytes"] and counts["weights"] == fused_counts["weights"]
+    assert type(fused.q_proj).__name__ == "FusedPart" and fused.qkv_proj.out_features == 256
+    assert [name for name, _ in fused.named_modules()].count("qkv_proj") == 1  # not 3 times
+    calls = []
+    fused.qkv_proj.register_forward_hook(lambda m, i, o: calls.append(o.shape))
+    for rows in (1, 5, 40):
+        x = torch.randn(2, rows, 256, dtype=torch.bfloat16)
+        with torch.no_grad():
+            for want, got in zip(alone(x), fused(x), strict=True):
+                assert got.shape == want.shape and got.dtype == want.dtype
+                assert torch.equal(got, want) or cosine(got, want) > 0.99999
+        assert fused.qkv_proj._memo is None  # every part read it: nothing held
+    assert len(calls) == 3  # once per input, not once per part
+    with torch.no_grad():  # one part alone, then with another input: computed afresh
+        x, y = torch.randn(1, 256, dtype=torch.bfloat16), torch.randn(1, 256, dtype=torch.bfloat16)
+        assert torch.equal(fused.k_proj(x), fused.qkv_proj(x)[..., 128:192])
+        assert torch.equal(fused.v_proj(y), fused.qkv_proj(y)[..., 192:])
+        assert torch.equal(fused.q_proj(y), fused.qkv_proj(y)[..., :128])
+
+
+def test_siblings_fuse_only_when_they_can():
+    """Inputs of different widths, or a bias on some members only: each layer stays alone."""
+    for model in (_Attention(k_width=512), _Attention(bias=True)):
+        counts = quantize.quantize_model(model, "int8", torch.bfloat16)
+        assert counts["fused"] == 0 and counts["layers"] == 3
+        assert type(model.q_proj).__name__ == "QuantizedLinear"
+    model = torch.nn.Module()
+    model.mlp = torch.nn.Module()
+    model.mlp.gate_proj, model.mlp.up_proj = linear(96, 256, bias=True), linear(64, 256, bias=True)
+    assert quantize.quantize_model(model, "int8", torch.bfloat16)["fused"] == 2
+    x = torch.randn(3, 256, dtype=torch.bfloat16)
+    with torch.no_grad():
+        assert model.mlp.up_proj(x).shape == (3, 64)
+        want = linear(64, 256, bias=True)(x)
+        assert cosine(model.mlp.up_proj(x), want) > 0.999  # the bias is the member's own
+
+
+def test_a_quantized_vl_model_fuses_its_attention_and_mlp(bf16_and_int4):
+    _, quantized = bf16_and_int4
+    model = quantized["int8"].model
+    text = model.config.get_text_config()
+    fused = [n for n, m in model.named_modules() if n.endswith(("qkv_proj", "gate_up_proj"))]
+    assert len(fused) == 2 * text.num_hidden_layers
+    assert type(model.lm_head).__name__ == "QuantizedLinear"  # the head has no siblings
+
+
 def test_without_fbgemm_int8_runs_on_the_weight_only_kernels(tiny_vl, bf16_and_int4, monkeypatch):
     """A torch without the x86 / FBGEMM engine (ARM, or when quantized tensors are gone):
     int8 weights with float activations, as close to bf16 and streaming."""

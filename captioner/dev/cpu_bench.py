@@ -20,6 +20,7 @@ only), and with ``outliers=True`` on a copy of the checkpoint with outlier chann
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -83,15 +84,16 @@ def run_once(
     from captioner import precision as precision_
 
     floats = float_precision()
-    compute = precision_.compute_dtype(precision, floats)
+    compute = precision_.compute_dtype(base_precision(precision), floats)
     folder = checkpoint(model_id)
     reset_peak()
     started = time.perf_counter()
-    request = loader.ModelRequest(
-        str(folder), precision=precision, compute_dtype=compute, device="cpu",
-        device_map={"": "cpu"}, threads=threads, attn_implementation=attention(),
-    )  # fmt: skip
-    loaded = loader.load(request)
+    with variant(precision) as loads:
+        request = loader.ModelRequest(
+            str(folder), precision=loads, compute_dtype=compute, device="cpu",
+            device_map={"": "cpu"}, threads=threads, attn_implementation=attention(),
+        )  # fmt: skip
+        loaded = loader.load(request)
     load_s = time.perf_counter() - started
     after_load, load_peak = rss_bytes()
     result = {
@@ -138,12 +140,38 @@ def checkpoint(model: str) -> Path:
     return Path(model) if Path(model).is_dir() else realsize.build(model)
 
 
-# Quality variants beside the precisions themselves: int8 as a CPU without VNNI computes it
-# (7-bit activations), and int8 as a torch without FBGEMM does (weights only).
+# Variants beside the precisions themselves (``quantize``'s knobs): int8 as a CPU without VNNI
+# computes it (7-bit activations), as a torch without FBGEMM does (weights only), and with no
+# fused layers (what fusing q / k / v and gate / up is worth, in the speed suite).
 VARIANTS = {
     "int8-7bit": ("int8", {"ACTIVATION_BITS": 7}),
     "int8-weight-only": ("int8", {"USE_FBGEMM": False}),
+    "int8-unfused": ("int8", {"FUSE": False}),
 }
+
+
+def base_precision(name: str) -> str:
+    """The precision a variant is (``int8-unfused`` → ``int8``), or the name itself."""
+    return VARIANTS.get(name, (name, {}))[0]
+
+
+@contextlib.contextmanager
+def variant(name: str):
+    """``quantize``'s knobs set as the variant ``name`` wants while a model loads; yields the
+    precision to load."""
+    from captioner import quantize
+
+    precision, knobs = VARIANTS.get(name, (name, {}))
+    saved = {knob: getattr(quantize, knob) for knob in knobs}
+    try:
+        for knob, value in knobs.items():
+            setattr(quantize, knob, value)
+        yield precision
+    finally:
+        for knob, value in saved.items():
+            setattr(quantize, knob, value)
+
+
 QUALITY_PRECISIONS = ("int8", "int8-7bit", "int8-weight-only", "int4")
 
 
@@ -152,22 +180,15 @@ def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: i
     None (returns the tokens it chose), else teacher-forced to ``forced``."""
     import torch
 
-    from captioner import generation, loader, quantize
+    from captioner import generation, loader
     from captioner import precision as precision_
 
-    precision, knobs = VARIANTS.get(precision, (precision, {}))
-    compute = precision_.compute_dtype(precision, float_precision())
     loader.unload()
-    saved = {name: getattr(quantize, name) for name in knobs}
-    try:
-        for name, value in knobs.items():
-            setattr(quantize, name, value)
+    with variant(precision) as precision:
+        compute = precision_.compute_dtype(precision, float_precision())
         loaded = loader.load(loader.ModelRequest(str(folder), precision=precision,
                                                  compute_dtype=compute, device="cpu",
                                                  attn_implementation=attention()))  # fmt: skip
-    finally:
-        for name, value in saved.items():
-            setattr(quantize, name, value)
     backend = generation.TransformersBackend(loaded)
     inputs, _, _ = backend.prepare(generation.Request(PROMPT, clip))
     seen: list = []

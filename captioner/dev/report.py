@@ -33,7 +33,8 @@ import captioner.dev.cpu_bench as cpu_bench
 
 MODELS = ("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-4B-Instruct")
 PRECISIONS = {
-    "Qwen/Qwen3-VL-2B-Instruct": ("int4", "int8", "bf16", "fp32"),
+    # int8-unfused: int8 with q / k / v and gate / up as separate layers (quantize.FUSED)
+    "Qwen/Qwen3-VL-2B-Instruct": ("int4", "int8", "int8-unfused", "bf16", "fp32"),
     "Qwen/Qwen3-VL-4B-Instruct": ("int4", "int8", "bf16"),  # fp32 (17 GB) does not fit 24 GB
 }
 FRAME_SWEEP = (4, 8, 16, 32)
@@ -107,7 +108,7 @@ def build(
     if quick:
         if tiny is None:
             raise ValueError("quick reports measure the tiny checkpoint: pass tiny=FOLDER")
-        models, precisions, repeats = (tiny,), {tiny: ("int4", "bf16")}, 1
+        models, precisions, repeats = (tiny,), {tiny: ("int4", "int8-unfused", "bf16")}, 1
         sweep, new_tokens, steps = (4, 8), 4, 4
     else:
         precisions, sweep, new_tokens, steps = PRECISIONS, FRAME_SWEEP, 32, 64
@@ -273,7 +274,11 @@ def _plot_decode(plt, report: dict):
             labels.append(f"{model.split('/')[-1].removesuffix('-Instruct')}\n{precision}")
             values.append(statistics.median(rates))
             floats = "fp32" if summary["compute_dtype"] == "float32" else "bf16"
-            per_token = memory.decode_bytes_per_token(spec, precision, floats) if spec else None
+            per_token = (
+                memory.decode_bytes_per_token(spec, cpu_bench.base_precision(precision), floats)
+                if spec
+                else None
+            )
             ceilings.append(bandwidth * GB / per_token if per_token else None)
     x = range(len(labels))
     ax.bar(x, values, color="#4c72b0", label="measured decode tok/s")
@@ -357,7 +362,9 @@ def markdown(report: dict) -> str:
             floats = "fp32" if s["compute_dtype"] == "float32" else "bf16"
             ceiling = ""
             if spec is not None:
-                per_token = memory.decode_bytes_per_token(spec, precision, floats)
+                per_token = memory.decode_bytes_per_token(
+                    spec, cpu_bench.base_precision(precision), floats
+                )
                 top = bandwidth * GB / per_token
                 ceiling = f"{rate / top:.0%} of {top:.1f}"
             ttft = " / ".join(f"{v['ttft_s']:.1f} s" for v in per)
@@ -433,6 +440,8 @@ def cpuspeed_rows(report: dict) -> str:
     lines = []
     for model, suite in report["precisions"].items():
         for precision, s in suite["precisions"].items():
+            if precision in cpu_bench.VARIANTS:
+                continue  # a comparison, not a precision the rule can pick
             eight = s["per_frames"].get("8") or next(iter(s["per_frames"].values()))
             lines.append(
                 f'    CpuSpeed("{kind}", "{model}", "{precision}", '

@@ -35,8 +35,13 @@ def test_the_report_has_every_section_and_the_machine(built):
     machine = saved["machine"]
     assert {"cpu", "cores", "memory_gb", "bandwidth_gb_s", "torch", "transformers"} <= set(machine)
     (suite,) = saved["precisions"].values()
+    assert list(suite["precisions"]) == ["int4", "int8-unfused", "bf16"]
     for summary in suite["precisions"].values():
         assert {"load_s", "peak_rss_gb", "threads", "per_frames", "compute_dtype"} <= set(summary)
+    compute = {p: s["compute_dtype"] for p, s in suite["precisions"].items()}
+    assert compute["int8-unfused"] == compute["int4"]  # a quantized one's float parts
+    rows = report.cpuspeed_rows(saved)
+    assert '"int4"' in rows and "int8-unfused" not in rows  # a comparison, not a choice
     assert [row["frames"] for row in saved["frames"]["rows"]] == [4, 8]
     variants = {"int8", "int8-7bit", "int8-weight-only", "int4"}
     assert set(saved["quality"]["precisions"]) == variants
@@ -47,6 +52,20 @@ def test_the_report_has_every_section_and_the_machine(built):
     assert "transformers_load_video_pyav" in saved["readers"]["median_s"]
     assert {p.split("/")[-1] for p in result["plots"]} == {
         "decode.png", "frames.png", "streaming.png", "readers.png"}  # fmt: skip
+
+
+def test_a_variant_loads_its_precision_with_the_knobs_set_only_while_loading(monkeypatch):
+    from captioner import quantize
+
+    assert cpu_bench.base_precision("int8-unfused") == "int8"
+    assert cpu_bench.base_precision("bf16") == "bf16"
+    with cpu_bench.variant("int8-unfused") as precision:
+        assert precision == "int8" and quantize.FUSE is False
+    assert quantize.FUSE is True
+    with pytest.raises(RuntimeError), cpu_bench.variant("int8-weight-only"):
+        assert quantize.USE_FBGEMM is False
+        raise RuntimeError("a failed load")
+    assert quantize.USE_FBGEMM is True
 
 
 def test_plots_are_png_files(built):
