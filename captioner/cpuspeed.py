@@ -78,12 +78,14 @@ _ZEN2 = "derived from 2048×2048 kernel times on an AMD EPYC Zen 2 (AVX2), not m
 _ZEN2_FP32 = "measured end to end on an AMD EPYC Zen 2 (AVX2), 2 cores"
 
 TABLE: tuple[CpuSpeed, ...] = (
-    # bench --report, 2026-11-29 evening: medians of 3 interleaved runs, 8 frames (docs/bench);
-    # int8 on FBGEMM with 8-bit activations (quantize.py), generate() on the compute thread
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 11.23, 10.2, 8.99, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 9.10, 10.1, 8.21, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.45, 10.7, 5.33, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.93, 21.4, 12.60, _EPYC),
+    # bench --report, 2026-11-29 night: medians of 3 interleaved runs, 8 frames (docs/bench);
+    # int8 on FBGEMM with 8-bit activations, q / k / v and gate / up fused (quantize.py),
+    # generate() on the compute thread. Runs on this shared machine vary by ±15%: int8's six
+    # (8 and 16 frames) run 8.26-10.48 tok/s, median 9.00
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 11.14, 9.8, 8.84, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 8.27, 10.0, 8.07, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.33, 10.4, 5.33, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.92, 21.5, 12.60, _EPYC),
     # Qwen3-VL-4B: one run each, 8 frames (fp32 does not fit this 24 GB machine's load),
     # measured before the compute thread (compute.py): slower than it now runs
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 4.19, 16.0, 14.66, _EPYC),
