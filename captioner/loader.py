@@ -12,7 +12,9 @@ itself. The loader decides nothing: precision, compute dtype, device map and att
 in the ``ModelRequest``, as ``profiles.py`` and ``engine.py`` decided them. Precision is one of
 ``precision.NAMES`` (``nf4``: bitsandbytes 4-bit NF4 with double quantization, matmuls in the
 request's compute dtype). An optional LoRA adapter is attached with peft after checking that
-its target modules exist in the model. Progress goes to a callback so the UI can show it.
+its target modules exist in the model (with the CPU's int8 / int4, merged into the float weights
+before they are quantized: peft cannot wrap those layers). Progress goes to a callback so the UI
+can show it.
 """
 
 from __future__ import annotations
@@ -303,7 +305,14 @@ def attach_adapter(model, adapter: str, progress: Progress, cache_dir: str | Non
     path, _ = resolve(adapter, None, progress, cache_dir)
     check_adapter_targets(model, path)
     progress(0.95, "LoRA 어댑터 적용 / attaching LoRA adapter")
-    return PeftModel.from_pretrained(model, str(path)).eval()
+    try:
+        return PeftModel.from_pretrained(model, str(path)).eval()
+    except (ValueError, RuntimeError, KeyError) as exc:  # peft: a layer type or shape it refuses
+        raise ModelLoadError(
+            f"LoRA 어댑터 '{path.name}' 를 이 모델에 붙일 수 없습니다.",
+            f"The LoRA adapter '{path.name}' cannot be attached to this model.",
+            detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+        ) from exc
 
 
 # --- the cache ---------------------------------------------------------------------------------
@@ -393,9 +402,15 @@ def _load_uncached(request: ModelRequest, progress: Progress) -> LoadedModel:
             detail=f"{type(exc).__name__}: {str(exc)[:300]}",
         ) from exc
     model.eval()
-    if precision_.get(request.precision).quantizer == "torch-cpu":
+    cpu_quantized = precision_.get(request.precision).quantizer == "torch-cpu"
+    if request.adapter and cpu_quantized:
+        # peft cannot wrap the CPU's int8 / int4 layers: the adapter goes into the float
+        # weights first, and the merged model is quantized
+        adapted = attach_adapter(model, request.adapter, progress, request.cache_dir)
+        model = adapted.merge_and_unload()
+    if cpu_quantized:
         _quantize_on_cpu(model, request, progress)
-    if request.adapter:
+    if request.adapter and not cpu_quantized:
         model = attach_adapter(model, request.adapter, progress, request.cache_dir)
     tokenizer = getattr(processor, "tokenizer", processor)
     loaded = LoadedModel(

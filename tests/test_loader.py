@@ -157,3 +157,65 @@ def test_thinking_style_from_template():
     assert loader.thinking_style("{% if add_generation_prompt %}<think>\n", "local") == "always"
     assert loader.thinking_style("{% if add_generation_prompt %}", "local") == "never"
     assert loader.thinking_style(None, "Qwen/Qwen3-VL-8B-Thinking") == "always"
+
+
+@pytest.mark.parametrize("precision", ["int8", "int4"])
+def test_lora_adapter_on_a_quantized_cpu_model_is_merged_first(tiny_text, tmp_path, precision):
+    """The CPU's int8 / int4 layers are not peft's: the adapter is merged into the float
+    weights, and the merged model quantized. Its logits follow the float model with the
+    adapter, not the base model."""
+    import torch
+    from peft import PeftModel
+
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    adapter = _make_adapter(tiny_text, tmp_path / "lora", targets)
+    config_path = adapter / "adapter_model.safetensors"
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(config_path)  # peft starts B at zero: make the adapter do something
+    torch.manual_seed(0)
+    save_file({k: torch.randn_like(v) * 0.1 for k, v in weights.items()}, config_path)
+    loader.unload()
+    float_lora = loader.load(_request(tiny_text, adapter=str(adapter), compute_dtype="float32"))
+    assert isinstance(float_lora.model, PeftModel)
+    ids = torch.randint(0, 1000, (1, 12), generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        want = float_lora.model(input_ids=ids).logits[0, -1]
+    loader.unload()
+    base = loader.load(_request(tiny_text, compute_dtype="float32"))
+    with torch.inference_mode():
+        plain = base.model(input_ids=ids).logits[0, -1]
+    loader.unload()
+    quantized = loader.load(_request(tiny_text, precision=precision, compute_dtype="float32",
+                                     adapter=str(adapter)))  # fmt: skip
+    names = {type(m).__name__ for m in quantized.model.modules()}
+    assert "QuantizedLinear" in names and not any("Lora" in n for n in names)
+    with torch.inference_mode():
+        got = quantized.model(input_ids=ids).logits[0, -1]
+
+    def cos(a, b):
+        return torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=0).item()
+
+    assert cos(got, want) > 0.99 and cos(got, plain) < cos(got, want) - 0.1
+    from captioner import generation
+
+    options = generation.Options(max_new_tokens=3, seed=0)
+    done = list(generation.stream(quantized, generation.Request("안녕", options=options)))[-1]
+    assert done.kind == "done" and done.metrics.new_tokens == 3
+    loader.unload()
+
+
+def test_an_adapter_peft_refuses_is_a_clear_error(tiny_text, tmp_path):
+    """Weights of the wrong shape (an adapter made for another size of the model)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    adapter = _make_adapter(tiny_text, tmp_path / "lora", ["q_proj"])
+    path = adapter / "adapter_model.safetensors"
+    save_file(
+        {k: torch.zeros(v.shape[0] + 3, v.shape[1]) for k, v in load_file(path).items()}, path
+    )
+    loader.unload()
+    with pytest.raises(ModelLoadError) as info:
+        loader.load(_request(tiny_text, adapter=str(adapter)))
+    assert "LoRA" in info.value.ko and "cannot be attached" in info.value.en
