@@ -86,11 +86,11 @@ TABLE: tuple[CpuSpeed, ...] = (
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 8.27, 10.0, 8.07, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.33, 10.4, 5.33, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.92, 21.5, 12.60, _EPYC),
-    # Qwen3-VL-4B: one run each, 8 frames (fp32 does not fit this 24 GB machine's load),
-    # measured before the compute thread (compute.py): slower than it now runs
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 4.19, 16.0, 14.66, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 3.91, 18.3, 14.69, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.25, 21.9, 9.73, _EPYC),
+    # Qwen3-VL-4B, the same command an hour later, 3 interleaved runs (fp32 does not fit this
+    # 24 GB machine's load)
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 5.06, 19.6, 16.62, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 4.51, 19.1, 14.74, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.50, 19.6, 9.71, _EPYC),
     # Zen 2: fp32 1.80 tok/s and 29 s to the first token measured there end to end (15.4 GB
     # peak RSS); int8 / int4 = 1.80 × (0.93 ms / 0.26 or 0.29 ms), their prefill is fp32's GEMM
     CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.44, 29.0, None, _ZEN2),

@@ -275,26 +275,30 @@ def test_cpu_quantized_bytes_and_bytes_read_per_token():
 
 
 def test_the_cpu_peak_rss_plan_is_within_15_percent_of_the_recorded_runs():
-    """The planner against the peaks that ``bench --report`` recorded for real-size 2B in
-    every CPU precision (docs/bench: memory, not speed), each for the same workload."""
+    """The planner against the peaks that ``bench --report`` recorded for real-size 2B and 4B
+    in every CPU precision (docs/bench: memory, not speed), each for the same workload; a
+    benchmark variant (``int8-unfused``) is planned as its precision."""
     import json
     from pathlib import Path
 
     from captioner import profiles
+    from captioner.dev import cpu_bench
 
-    path = Path(__file__).parents[1] / "docs/bench/sections/precisions-Qwen3-VL-2B-Instruct.json"
-    suite = json.loads(path.read_text(encoding="utf-8"))
-    spec = catalog.get(suite["model"])
     checked = 0
-    for precision, summary in suite["precisions"].items():
-        for frames, run in summary["per_frames"].items():
-            workload = memory.Workload(
-                frames=int(frames), frame_pixels=profiles.PX_320, max_new_tokens=32,
-                prompt_tokens=run["prompt_tokens"] - run["video_tokens"],
-                float_precision="bf16", host=True,  # the recording machine's float type
-            )  # fmt: skip
-            planned = memory.plan(spec, precision, 1 << 50, workload).total_bytes / GiB
-            measured = max(summary["peak_rss_load_gb"], run["peak_rss_generation_gb"])
-            assert abs(planned - measured) / measured <= 0.15, (precision, frames)
-            checked += 1
-    assert checked >= 8  # 4 precisions × 2 frame counts
+    for name in ("Qwen3-VL-2B-Instruct", "Qwen3-VL-4B-Instruct"):
+        path = Path(__file__).parents[1] / f"docs/bench/sections/precisions-{name}.json"
+        suite = json.loads(path.read_text(encoding="utf-8"))
+        spec = catalog.get(suite["model"])
+        for precision, summary in suite["precisions"].items():
+            for frames, run in summary["per_frames"].items():
+                workload = memory.Workload(
+                    frames=int(frames), frame_pixels=profiles.PX_320, max_new_tokens=32,
+                    prompt_tokens=run["prompt_tokens"] - run["video_tokens"],
+                    float_precision="bf16", host=True,  # the recording machine's float type
+                )  # fmt: skip
+                base = cpu_bench.base_precision(precision)
+                planned = memory.plan(spec, base, 1 << 50, workload).total_bytes / GiB
+                measured = max(summary["peak_rss_load_gb"], run["peak_rss_generation_gb"])
+                assert abs(planned - measured) / measured <= 0.15, (name, precision, frames)
+                checked += 1
+    assert checked >= 16  # 2B: 5 precisions, 4B: 3, each at 2 frame counts
