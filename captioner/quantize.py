@@ -212,8 +212,9 @@ def _module_class():
 def _module_classes():
     import torch
 
-    # looked up once (a torch without the quantized ops has none: only the fallback runs)
-    linear_dynamic = torch.ops.quantized.linear_dynamic if dynamic_engine() else None
+    # looked up once, whatever the engine (a layer has a packed form only where one runs;
+    # a torch without the quantized ops has none: only the fallback runs)
+    linear_dynamic = getattr(torch.ops.quantized, "linear_dynamic", None)
     int4_mm = torch._weight_int4pack_mm_for_cpu
 
     class QuantizedLinear(torch.nn.Module):
@@ -368,6 +369,8 @@ def fused_groups(model, quantizable_names: set[str]) -> dict[str, tuple[str, tup
     for parent_name, parent in model.named_modules():
         prefix = f"{parent_name}." if parent_name else ""
         for fused_name, members in FUSED.items():
+            if hasattr(parent, fused_name):
+                continue  # a name of the model's own
             if not all(f"{prefix}{m}" in quantizable_names for m in members):
                 continue
             layers = [getattr(parent, m) for m in members]

@@ -263,9 +263,27 @@ def test_fused_siblings_compute_what_each_layer_computes_alone(scheme, engine, m
         assert torch.equal(fused.q_proj(y), fused.qkv_proj(y)[..., :128])
 
 
+@pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
+def test_the_layer_class_does_not_depend_on_the_engine_seen_first(monkeypatch):
+    """The classes are made once per process: made while the engine was patched away, their
+    FBGEMM fast path must still work for layers packed later."""
+    quantize._module_classes.cache_clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(quantize, "dynamic_engine", lambda: None)
+        quantize._module_class()
+    layer = linear()
+    q = quantize._module_class()(layer, "int8", torch.bfloat16, prefill=False,
+                                 engine=quantize.dynamic_engine())  # fmt: skip
+    x = torch.randn(1, layer.in_features, dtype=torch.bfloat16)
+    with torch.no_grad():
+        assert q.single is not None and cosine(q(x), layer(x)) > 0.999
+
+
 def test_siblings_fuse_only_when_they_can():
     """Inputs of different widths, or a bias on some members only: each layer stays alone."""
-    for model in (_Attention(k_width=512), _Attention(bias=True)):
+    taken = _Attention()
+    taken.qkv_proj = torch.nn.Identity()  # the model's own module of that name stays
+    for model in (_Attention(k_width=512), _Attention(bias=True), taken):
         counts = quantize.quantize_model(model, "int8", torch.bfloat16)
         assert counts["fused"] == 0 and counts["layers"] == 3
         assert type(model.q_proj).__name__ == "QuantizedLinear"
