@@ -390,10 +390,12 @@ def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
         verdict_en, verdict_ko = f"the largest ≥ {target:g} tok/s", f"{target:g} tok/s 이상 중 최대"
     else:
         row, plan = max(fitting, key=lambda rp: rp[0].decode_tokens_per_s)
-        verdict_en, verdict_ko = f"none reaches {target:g} tok/s: the fastest", "가장 빠름"
-    figures = f"{row.decode_tokens_per_s:.1f} tok/s"
+        verdict_en = f"none reaches {target:g} tok/s: the fastest"
+        verdict_ko = f"{target:g} tok/s에 이르는 것이 없어 가장 빠른 것"
+    figures = figures_ko = f"{row.decode_tokens_per_s:.1f} tok/s"
     if row.ttft_8_frames_s is not None:
         figures += f", first token {row.ttft_8_frames_s:.1f} s at 8 frames"
+        figures_ko += f", 프레임 8장일 때 첫 토큰 {row.ttft_8_frames_s:.1f}초"
     others = ", ".join(
         f"{precision_.label(r.precision)} {r.decode_tokens_per_s:.1f}"
         for r, _ in fitting
@@ -401,7 +403,7 @@ def _cpu_pick(hw: Hardware, rt: Runtime, available: int, profile: Profile):
     )
     name = f"{_short(row.model)} {precision_.label(row.precision)}"
     why_en = f"{name} decodes {figures} ({row.source}; {verdict_en}"
-    why_ko = f"{name}: 디코딩 {figures} ({row.source}; {verdict_ko}"
+    why_ko = f"{name}: 디코딩 {figures_ko} ({row.source}; {verdict_ko}"
     if others:
         why_en += f"; vs {others} tok/s"
         why_ko += f"; 비교: {others} tok/s"

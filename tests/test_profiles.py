@@ -196,6 +196,7 @@ def test_the_cpu_rule_picks_the_largest_model_at_10_tokens_per_s(fake_table):
     assert decision.runtime.float_precision == "bf16"
     assert "10.5 tok/s" in decision.reason and "first token 8.0 s" in decision.reason
     assert "INT4 (CPU) 15.0" in decision.reason and "10.5 tok/s" in decision.reason_ko
+    assert "첫 토큰 8.0초" in decision.reason_ko and "first token" not in decision.reason_ko
     assert decision.fits and decision.max_frames == 8
     assert decision.runtime.compute_dtype("int8") == "bfloat16"
 
@@ -204,6 +205,7 @@ def test_when_nothing_reaches_10_tokens_per_s_the_fastest_wins(fake_table):
     zen2 = profiles.decide(cpu({"avx2", "avx512f"}, ram_gb=16))
     assert (zen2.video.model, zen2.video.precision) == ("Qwen/Qwen3-VL-2B-Instruct", "int4")
     assert zen2.runtime.float_precision == "fp32" and "the fastest" in zen2.reason
+    assert "10 tok/s에 이르는 것이 없어" in zen2.reason_ko
     assert zen2.runtime.compute_dtype("int4") == "float32"  # the prefill GEMM in fp32 there
 
 
