@@ -186,7 +186,9 @@ def test_review_tab_rates_summarises_and_exports(page, output_dir):
     bars = page.locator("#rating_chart .captioner-bar")
     bars.first.wait_for()
     assert float(bars.first.get_attribute("data-mean")) > 0
-    assert "reviewer" not in page.locator("#reviewer").inner_text().lower() or True
+    # on localhost the page is in local mode: the rater is named, and sees every run
+    reviewer = page.locator("#reviewer").inner_text()
+    assert reviewer.startswith("평가자:") and reviewer.endswith("모든 실행"), reviewer
     page.locator("#export").click()
     page.locator("#export_file a, #export_file [download]").first.wait_for()
     _shot(page, output_dir, "review-ko.png")
@@ -233,7 +235,6 @@ def test_english_is_complete(page, output_dir):
         ]
         assert korean_left == [], f"{english} tab, English mode: {korean_left}"
         _shot(page, output_dir, f"{english.lower()}-en.png")
-    assert "Stopped" in _text(page, "status") or True  # the last run's status, re-rendered
     _tab(page, "캡션", "Caption")
     assert _text(page, "status") in ("Stopped", "Done") and "first token" in _text(page, "metrics")
     page.locator("#language").get_by_text("한국어").click()
