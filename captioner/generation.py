@@ -532,14 +532,27 @@ class TransformersBackend:
         # sampling happens in our last processor; generate() keeps the one token left, and
         # gets its warpers' neutral values so the model's generation_config adds none
         args.update(do_sample=False, temperature=1.0, top_p=1.0, top_k=None)
+        cache = self._new_cache()
         return {
             **inputs,
             **args,
+            **({"past_key_values": cache} if cache is not None else {}),
             "logits_processor": processors,
             "stopping_criteria": StoppingCriteriaList([_stop_on(stop)]),
             "streamer": _QueueStreamer(sink),
             "pad_token_id": self.loaded.tokenizer.pad_token_id,
         }
+
+    def _new_cache(self):
+        """The KV cache for one generate() call: a CPU model with ``CPU_SDPA`` attention gets
+        ``kvcache``'s, grown in place; others transformers' own (None)."""
+        from captioner import kvcache
+        from captioner.cpu_attention import CPU_SDPA
+
+        request = getattr(self.loaded, "request", None)
+        if kvcache.ENABLED and getattr(request, "attn_implementation", None) == CPU_SDPA:
+            return kvcache.new_cache(self.loaded.model)
+        return None
 
     def _worker(self, make_kwargs, seed: int | None, sink: queue.Queue, threads=None, ran=None):
         """generate() with the arguments ``make_kwargs()`` builds, here, in this thread."""

@@ -129,8 +129,8 @@ def throughput(
     - ``ours``: the streaming generator (``TransformersBackend.stream``) as users get it: chat
       template and processor, Korean mask, presence penalty, our sampler, the queue to the
       consuming thread, per-syllable detokenizing, events;
-    - ``same_processors``: raw ``model.generate`` with exactly our logits processors and
-      sampler and a do-nothing streamer that only notes the time of each token: the
+    - ``same_processors``: raw ``model.generate`` with exactly our logits processors, sampler
+      and KV cache (``kvcache`` on a CPU runtime) and a do-nothing streamer that only notes the time of each token: the
       difference to ``ours`` is what streaming itself costs per token;
     - ``raw``: raw ``model.generate`` with transformers' own sampling (temperature, top-k,
       top-p, multinomial over the whole vocabulary), no mask, no presence penalty.

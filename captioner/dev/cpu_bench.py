@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import statistics
 import subprocess
@@ -88,49 +89,49 @@ def run_once(
     folder = checkpoint(model_id)
     reset_peak()
     started = time.perf_counter()
-    with variant(precision) as loads:
+    with variant(precision) as loads:  # the whole run: a cache knob acts while generating
         request = loader.ModelRequest(
             str(folder), precision=loads, compute_dtype=compute, device="cpu",
             device_map={"": "cpu"}, threads=threads, attn_implementation=attention(),
         )  # fmt: skip
         loaded = loader.load(request)
-    load_s = time.perf_counter() - started
-    after_load, load_peak = rss_bytes()
-    result = {
-        "model": model_id,
-        "precision": precision,
-        "compute_dtype": compute,
-        "attention": request.attn_implementation,
-        "load_s": round(load_s, 2),
-        "rss_after_load_bytes": after_load,
-        "peak_rss_load_bytes": load_peak,
-        "threads": threads or torch.get_num_threads(),
-        "runs": [],
-    }
-    backend = generation.TransformersBackend(loaded)
-    for n in frames:
-        # fps high enough that the 5.3 s clip yields n frames (2 fps gives 10 at most)
-        spec = video.SamplingSpec(fps=10.0, max_frames=n, max_pixels=profiles.PX_320)
-        clip = video.load_clip(str(ASSET_CLIP), spec)
-        options = generation.Options(max_new_tokens=new_tokens, seed=0)
-        reset_peak()
-        done = list(backend.stream(generation.Request(PROMPT, clip, options=options)))[-1]
-        if done.kind != "done":
-            raise RuntimeError(f"generation failed: {done}")
-        m = done.metrics
-        result["runs"].append(
-            {
-                "frames": len(clip.indices),
-                "prompt_tokens": m.prompt_tokens,
-                "video_tokens": m.video_tokens,
-                "new_tokens": m.new_tokens,
-                "ttft_s": round(m.ttft_s, 3),
-                "decode_tokens_per_s": round(m.tokens_per_s, 3),
-                "peak_rss_generation_bytes": rss_bytes()[1],
-                "threads": m.threads,
-            }
-        )
-    return result
+        load_s = time.perf_counter() - started
+        after_load, load_peak = rss_bytes()
+        result = {
+            "model": model_id,
+            "precision": precision,
+            "compute_dtype": compute,
+            "attention": request.attn_implementation,
+            "load_s": round(load_s, 2),
+            "rss_after_load_bytes": after_load,
+            "peak_rss_load_bytes": load_peak,
+            "threads": threads or torch.get_num_threads(),
+            "runs": [],
+        }
+        backend = generation.TransformersBackend(loaded)
+        for n in frames:
+            # fps high enough that the 5.3 s clip yields n frames (2 fps gives 10 at most)
+            spec = video.SamplingSpec(fps=10.0, max_frames=n, max_pixels=profiles.PX_320)
+            clip = video.load_clip(str(ASSET_CLIP), spec)
+            options = generation.Options(max_new_tokens=new_tokens, seed=0)
+            reset_peak()
+            done = list(backend.stream(generation.Request(PROMPT, clip, options=options)))[-1]
+            if done.kind != "done":
+                raise RuntimeError(f"generation failed: {done}")
+            m = done.metrics
+            result["runs"].append(
+                {
+                    "frames": len(clip.indices),
+                    "prompt_tokens": m.prompt_tokens,
+                    "video_tokens": m.video_tokens,
+                    "new_tokens": m.new_tokens,
+                    "ttft_s": round(m.ttft_s, 3),
+                    "decode_tokens_per_s": round(m.tokens_per_s, 3),
+                    "peak_rss_generation_bytes": rss_bytes()[1],
+                    "threads": m.threads,
+                }
+            )
+        return result
 
 
 def checkpoint(model: str) -> Path:
@@ -140,13 +141,15 @@ def checkpoint(model: str) -> Path:
     return Path(model) if Path(model).is_dir() else realsize.build(model)
 
 
-# Variants beside the precisions themselves (``quantize``'s knobs): int8 as a CPU without VNNI
-# computes it (7-bit activations), as a torch without FBGEMM does (weights only), and with no
-# fused layers (what fusing q / k / v and gate / up is worth, in the speed suite).
+# Variants beside the precisions themselves (knobs of ``quantize``, or of the module named
+# before a dot): int8 as a CPU without VNNI computes it (7-bit activations), as a torch
+# without FBGEMM does (weights only), with no fused layers (what fusing q / k / v and gate / up
+# is worth, in the speed suite), and with transformers' own KV cache (what ``kvcache`` is worth)
 VARIANTS = {
     "int8-7bit": ("int8", {"ACTIVATION_BITS": 7}),
     "int8-weight-only": ("int8", {"USE_FBGEMM": False}),
     "int8-unfused": ("int8", {"FUSE": False}),
+    "int8-catcache": ("int8", {"kvcache.ENABLED": False}),
 }
 
 
@@ -157,19 +160,25 @@ def base_precision(name: str) -> str:
 
 @contextlib.contextmanager
 def variant(name: str):
-    """``quantize``'s knobs set as the variant ``name`` wants while a model loads; yields the
-    precision to load."""
-    from captioner import quantize
-
+    """The knobs set as the variant ``name`` wants while the block runs (a model loads, or
+    loads and generates); yields the precision to load."""
     precision, knobs = VARIANTS.get(name, (name, {}))
-    saved = {knob: getattr(quantize, knob) for knob in knobs}
+    owners = {knob: _knob_owner(knob) for knob in knobs}
+    saved = {knob: getattr(owner, attr) for knob, (owner, attr) in owners.items()}
     try:
         for knob, value in knobs.items():
-            setattr(quantize, knob, value)
+            setattr(*owners[knob], value)
         yield precision
     finally:
         for knob, value in saved.items():
-            setattr(quantize, knob, value)
+            setattr(*owners[knob], value)
+
+
+def _knob_owner(knob: str):
+    """(module, attribute) of a variant's knob: ``FUSE`` is quantize's, ``kvcache.ENABLED``
+    kvcache's."""
+    module, _, attr = knob.rpartition(".")
+    return importlib.import_module(f"captioner.{module or 'quantize'}"), attr
 
 
 QUALITY_PRECISIONS = ("int8", "int8-7bit", "int8-weight-only", "int4")
@@ -342,12 +351,22 @@ def summarize(runs: list[dict]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="Qwen/Qwen3-VL-2B-Instruct")
-    parser.add_argument("--precision", default="int4")
+    parser.add_argument("--precision", nargs="+", default=["int4"],
+                        help="precisions or VARIANTS; several, or --repeats: the interleaved suite")  # fmt: skip
     parser.add_argument("--frames", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--repeats", type=int, help="interleaved rounds, each run a fresh process")
     args = parser.parse_args(argv)
-    result = run_once(args.model, args.precision, tuple(args.frames), args.new_tokens, args.threads)
+    frames = tuple(args.frames)
+    if args.repeats or len(args.precision) > 1:
+        result = suite(args.model, tuple(args.precision), frames, args.repeats or 1,
+                       args.new_tokens, args.threads)  # fmt: skip
+        for name, summary in result["precisions"].items():  # the medians, for a reader
+            rates = {n: f["decode_tokens_per_s"] for n, f in summary["per_frames"].items()}
+            print(f"{name}: decode tok/s by frames {rates}", file=sys.stderr)
+    else:
+        result = run_once(args.model, args.precision[0], frames, args.new_tokens, args.threads)
     print(json.dumps(result))
     return 0
 

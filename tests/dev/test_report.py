@@ -54,8 +54,8 @@ def test_the_report_has_every_section_and_the_machine(built):
         "decode.png", "frames.png", "streaming.png", "readers.png"}  # fmt: skip
 
 
-def test_a_variant_loads_its_precision_with_the_knobs_set_only_while_loading(monkeypatch):
-    from captioner import quantize
+def test_a_variant_loads_its_precision_with_the_knobs_set_only_while_it_runs(monkeypatch):
+    from captioner import kvcache, quantize
 
     assert cpu_bench.base_precision("int8-unfused") == "int8"
     assert cpu_bench.base_precision("bf16") == "bf16"
@@ -66,6 +66,9 @@ def test_a_variant_loads_its_precision_with_the_knobs_set_only_while_loading(mon
         assert quantize.USE_FBGEMM is False
         raise RuntimeError("a failed load")
     assert quantize.USE_FBGEMM is True
+    with cpu_bench.variant("int8-catcache") as precision:  # another module's knob
+        assert precision == "int8" and kvcache.ENABLED is False and quantize.FUSE is True
+    assert kvcache.ENABLED is True
 
 
 def test_plots_are_png_files(built):
