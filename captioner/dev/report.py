@@ -125,6 +125,10 @@ def build(
     report["quality"] = _section(folder, "quality", lambda: cpu_bench.quality(first, steps=steps))
     report["quality_outliers"] = _section(folder, "quality-outliers", lambda: cpu_bench.quality(
         first, steps=steps, outliers=True))  # fmt: skip
+    # the KV cache over a long answer (256 tokens): kvcache's against transformers' own
+    report["kvcache"] = _section(folder, "kvcache", lambda: cpu_bench.suite(
+        first, ("int8", "int8-catcache"), frames=(4,) if quick else (8, 16), repeats=repeats,
+        new_tokens=new_tokens if quick else 256))  # fmt: skip
     report["streaming"] = _section(folder, "streaming", lambda: _streaming(tiny, quick))
     report["readers"] = _section(folder, "readers", lambda: readers(repeats=1 if quick else 5))
     for model in models[1:]:  # the larger models last: the longest runs
@@ -387,8 +391,32 @@ def markdown(report: dict) -> str:
     for key, title in (("quality", "vs bf16"), ("quality_outliers", "with outliers, vs bf16")):
         if key in report:
             lines += ["", *quality_table(report[key], title)]
+    if "kvcache" in report:
+        lines += ["", *kvcache_table(report["kvcache"])]
     lines += ["", streaming_table(report["streaming"])]
     return "\n".join(lines) + "\n"
+
+
+def kvcache_table(suite: dict) -> list[str]:
+    """Decode tok/s of int8 with the slab-grown cache and with transformers' ``torch.cat``
+    one, per frame count, and the round-by-round ratio (both runs of a round back to back)."""
+    ours, theirs = suite["precisions"]["int8"], suite["precisions"]["int8-catcache"]
+    new_tokens = ours["raw"][0]["runs"][0]["new_tokens"]
+    lines = [f"| frames (prompt tokens), {new_tokens} new tokens | kvcache tok/s (range) | "
+             "transformers' cache | paired ratios |", "|---|---|---|---|"]  # fmt: skip
+    for i, (frames, a) in enumerate(ours["per_frames"].items()):
+        b = theirs["per_frames"][frames]
+        ratios = sorted(
+            x["runs"][i]["decode_tokens_per_s"] / y["runs"][i]["decode_tokens_per_s"]
+            for x, y in zip(ours["raw"], theirs["raw"], strict=True)
+        )
+        lines.append(
+            f"| {frames} ({a['prompt_tokens']}) | {a['decode_tokens_per_s']:.2f} "
+            f"({a['decode_range'][0]:.2f}-{a['decode_range'][1]:.2f}) | "
+            f"{b['decode_tokens_per_s']:.2f} ({b['decode_range'][0]:.2f}-{b['decode_range'][1]:.2f}) "
+            f"| {', '.join(f'{r:.2f}×' for r in ratios)} |"
+        )
+    return lines
 
 
 def quality_table(quality: dict, title: str) -> list[str]:

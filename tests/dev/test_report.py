@@ -31,7 +31,10 @@ def test_the_report_has_every_section_and_the_machine(built):
     folder, result = built
     saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert set(saved) == {"machine", "precisions", "frames", "quality", "quality_outliers",
-                          "streaming", "readers"}  # fmt: skip
+                          "kvcache", "streaming", "readers"}  # fmt: skip
+    kv = saved["kvcache"]["precisions"]  # the cache's own comparison, both forms run
+    assert list(kv) == ["int8", "int8-catcache"] and all(s["per_frames"] for s in kv.values())
+    assert "transformers' cache" in (folder / "tables.md").read_text(encoding="utf-8")
     machine = saved["machine"]
     assert {"cpu", "cores", "memory_gb", "bandwidth_gb_s", "torch", "transformers"} <= set(machine)
     (suite,) = saved["precisions"].values()
