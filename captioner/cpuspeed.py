@@ -78,16 +78,17 @@ _ZEN2 = "derived from 2048×2048 kernel times on an AMD EPYC Zen 2 (AVX2), not m
 _ZEN2_FP32 = "measured end to end on an AMD EPYC Zen 2 (AVX2), 2 cores"
 
 TABLE: tuple[CpuSpeed, ...] = (
-    # bench --report, 2026-11-29 night: medians of 3 interleaved runs, 8 frames (docs/bench);
-    # int8 on FBGEMM with 8-bit activations, q / k / v and gate / up fused (quantize.py),
-    # generate() on the compute thread. Runs on this shared machine vary by ±15%: int8's six
-    # (8 and 16 frames) run 8.26-10.48 tok/s, median 9.00
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 11.14, 9.8, 8.84, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 8.27, 10.0, 8.07, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.33, 10.4, 5.33, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.92, 21.5, 12.60, _EPYC),
-    # Qwen3-VL-4B, the same command an hour later, 3 interleaved runs (fp32 does not fit this
-    # 24 GB machine's load)
+    # bench --report, 2026-11-30 early morning: medians of 3 interleaved runs, 8 frames
+    # (docs/bench); int8 on FBGEMM with 8-bit activations, q / k / v and gate / up fused
+    # (quantize.py), generate() on the compute thread, the slab-grown KV cache (kvcache.py).
+    # Runs on this shared machine vary by ±15%: int8's six (8 and 16 frames) run 8.21-11.11
+    # tok/s, median 9.65; its 8-frame median is the 10.08 here
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int4", 11.28, 9.0, 8.84, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 10.08, 9.6, 8.12, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.08, 12.1, 5.26, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.79, 21.1, 12.60, _EPYC),
+    # Qwen3-VL-4B, 2026-11-29 night, 3 interleaved runs, before the slab-grown KV cache (fp32
+    # does not fit this 24 GB machine's load)
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 5.06, 19.6, 16.62, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 4.51, 19.1, 14.74, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.50, 19.6, 9.71, _EPYC),
