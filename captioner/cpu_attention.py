@@ -53,8 +53,8 @@ def one_row(query, key, value, attention_mask=None, scaling=None):
     q = query.reshape(batch, kv_heads, group, dim).to(key.dtype)
     scores = torch.matmul(q, key.transpose(-1, -2)).float()  # (batch, kv_heads, group, rows)
     scores *= dim**-0.5 if scaling is None else scaling
-    filled = scores[..., :length]  # a view: the mask is applied in place
     if attention_mask is not None:
+        filled = scores[..., :length]  # a view: the mask is applied in place
         mask = attention_mask[..., :length]
         if mask.shape[1] == heads and heads != 1:  # one row per query head
             mask = mask.reshape(batch, kv_heads, group, length)
@@ -62,7 +62,8 @@ def one_row(query, key, value, attention_mask=None, scaling=None):
             filled.masked_fill_(~mask, float("-inf"))
         else:
             filled += mask.float()
-    scores[..., length:] = float("-inf")  # a buffer's unfilled rows (none for a plain cache)
+    if scores.shape[-1] > length:  # a buffer's unfilled rows
+        scores[..., length:] = float("-inf")
     weights = torch.softmax(scores, dim=-1).to(value.dtype)
     out = torch.matmul(weights, value)  # (batch, kv_heads, group, dim)
     return out.reshape(batch, 1, heads, dim).to(query.dtype)
