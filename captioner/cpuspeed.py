@@ -87,11 +87,11 @@ TABLE: tuple[CpuSpeed, ...] = (
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "int8", 10.08, 9.6, 8.12, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "bf16", 3.08, 12.1, 5.26, _EPYC),
     CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-2B-Instruct", "fp32", 1.79, 21.1, 12.60, _EPYC),
-    # Qwen3-VL-4B, 2026-11-29 night, 3 interleaved runs, before the slab-grown KV cache (fp32
-    # does not fit this 24 GB machine's load)
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 5.06, 19.6, 16.62, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 4.51, 19.1, 14.74, _EPYC),
-    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.50, 19.6, 9.71, _EPYC),
+    # Qwen3-VL-4B, the same code an hour later, 3 interleaved runs (fp32 does not fit this
+    # 24 GB machine's load)
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int4", 5.28, 20.1, 16.46, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "int8", 4.15, 19.8, 14.70, _EPYC),
+    CpuSpeed("avx512_bf16", "Qwen/Qwen3-VL-4B-Instruct", "bf16", 1.31, 21.9, 9.66, _EPYC),
     # Zen 2: fp32 1.80 tok/s and 29 s to the first token measured there end to end (15.4 GB
     # peak RSS); int8 / int4 = 1.80 × (0.93 ms / 0.26 or 0.29 ms), their prefill is fp32's GEMM
     CpuSpeed("avx2", "Qwen/Qwen3-VL-2B-Instruct", "int8", 6.44, 29.0, None, _ZEN2),
