@@ -17,13 +17,11 @@ import datetime as dt
 import functools
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from captioner.runlog.times import format_time
-
-if TYPE_CHECKING:  # the store imports ProcessId from here
-    from captioner.runlog.store import RunLog
 
 STALE_AFTER = dt.timedelta(hours=6)
 _START_TOLERANCE_S = 1.0  # start times are read from /proc with clock-tick resolution
@@ -73,8 +71,17 @@ def is_interrupted(
     return updated_at is None or updated_at < format_time(now - stale_after)
 
 
+class RunningRuns(Protocol):
+    """What recovery needs of a run log (``store.RunLog``, which imports ProcessId from
+    here: a protocol keeps the import one-way)."""
+
+    def running_processes(self) -> list[tuple[int, ProcessId | None, str | None]]: ...
+
+    def mark_interrupted(self, run_ids: Iterable[int]) -> int: ...
+
+
 def recover_interrupted(
-    log: RunLog, *, stale_after: dt.timedelta = STALE_AFTER, now: dt.datetime | None = None
+    log: RunningRuns, *, stale_after: dt.timedelta = STALE_AFTER, now: dt.datetime | None = None
 ) -> list[int]:
     """Mark the runs whose process died as "interrupted" (their partial output stays);
     returns their ids. Cheap: one query over the running runs."""

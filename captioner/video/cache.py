@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import Any, Generic, Protocol, TypeVar
 
 import captioner.video.messages as messages
 from captioner.video.sampling import SamplingSpec
-
-if TYPE_CHECKING:
-    from captioner.video.clip import Clip
 
 DEFAULT_LIMIT_BYTES = 512 * messages.MIB
 
 CacheKey = tuple[str, int, SamplingSpec, str]
 
 
-class ClipCache:
+class Cacheable(Protocol):
+    """What the cache needs of a clip (``clip.Clip``): its frames, to count their bytes.
+    A protocol, so this module does not import the one that uses it."""
+
+    @property
+    def frames(self) -> Any: ...  # a numpy array
+
+
+Clip = TypeVar("Clip", bound=Cacheable)
+
+
+class ClipCache(Generic[Clip]):
     """LRU by total frame bytes."""
 
     def __init__(self, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> None:
@@ -66,7 +74,7 @@ class ClipCache:
             self._bytes -= old.frames.nbytes
 
 
-CACHE = ClipCache()
+CACHE: ClipCache[Any] = ClipCache()  # of clip.Clip
 
 
 def set_cache_limit(max_bytes: int) -> None:
