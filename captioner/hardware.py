@@ -35,6 +35,12 @@ CPU_FLAGS_OF_INTEREST = frozenset(
         "amx_int8",
     }
 )
+# PyTorch's own switch for the kernels it may use (``ATEN_CPU_CAPABILITY``): capped below
+# AVX-512, the CPU is taken for an AVX2 one without AVX-512, AMX or VNNI (an AMD Zen 2), so
+# every choice made from these flags follows what torch is told to run. ``cpu_bench --emulate
+# avx2`` sets it to measure the AVX2 path end to end on an AVX-512 machine.
+BELOW_AVX512 = frozenset({"default", "avx2"})
+ABOVE_AVX2 = ("avx512", "amx", "avx_vnni")
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,8 @@ def _cpu_facts() -> tuple[str, int, int, frozenset[str]]:
             flags = frozenset(m.group(1).split()) & CPU_FLAGS_OF_INTEREST
     except OSError:
         pass  # not Linux: no flags, which only means "assume no fast bf16"
+    if os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower() in BELOW_AVX512:
+        flags = frozenset(f for f in flags if not f.startswith(ABOVE_AVX2))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return name, cores or 1, _ram_bytes(), flags
 

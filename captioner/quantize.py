@@ -19,14 +19,19 @@ The kernels, per scheme and number of rows (tokens) in the call:
   divided by its largest magnitude first (and multiplied back after), so the kernel's one
   quantization range per call is a range per token: one loud token (a prompt's first one
   often is) cannot flatten the others. Without VNNI (AVX2, AVX-512F) the kernel adds pairs
-  of u8*s8 products in 16 bits, which can saturate; 7-bit activations (``reduce_range``, as
-  PyTorch's own x86 recipe does) avoid that but fail the quality bar on a model with
-  outlier channels (``cpu_bench.quality``: cosine 0.980 against 8 bits' 0.994), so such a
-  CPU takes the weight-only kernel below for int8 (on a Zen 2, 0.26 ms for 2048x2048).
+  of u8*s8 products in 16 bits, which saturate past 32,767 (2 * 255 * 127 does: one layer
+  of all-positive activations came out 9% wrong with FBGEMM held to AVX2). PyTorch's own x86
+  recipe makes the activations 7-bit (``reduce_range``), which fails the quality bar on a
+  model with outlier channels (``cpu_bench.quality``: cosine 0.980 against 8 bits' 0.994).
+  Such a CPU gets 7-bit weights instead (``WEIGHT_BITS``: -63..63, so 2 * 255 * 63 fits):
+  the products are exact on every x86 CPU, the activations keep their 8 bits, and the
+  weights lose one bit of their per-row range. Measured with FBGEMM held to AVX2
+  (``FBGEMM_ENABLE_INSTRUCTIONS=AVX2``, every layer of Qwen3-VL-2B's decoder read from
+  memory once): ~100-117 ms a token, against 185 ms for the weight-only kernel below.
 - int4, decoding (up to ``DECODE_ROWS`` rows): ``torch._weight_int4pack_mm_for_cpu`` (groups
   of 128 with a bf16 scale and zero), bf16 activations. For the prefill an int4 layer keeps
   the int8 form above: 1.5 bytes per weight held, 0.53 read per decoded token.
-- Where PyTorch has no FBGEMM engine (ARM, or a build without it), or the CPU has no VNNI:
+- Where PyTorch has no FBGEMM engine (ARM, or a build without it):
   int8 weights through ``torch._weight_int8pack_mm`` (decoding) and converted to the float
   type for the prefill GEMM, with no activation quantization. PyTorch marks quantized
   tensors as deprecated (pytorch#184982); when they go, this fallback is what remains.
@@ -64,9 +69,11 @@ SCHEMES = ("int8", "int4")
 # Sibling layers that read one input in every transformers decoder we load (Qwen3, Qwen3-VL),
 # computed as one layer named by the key (see the module docstring)
 FUSED = {"qkv_proj": ("q_proj", "k_proj", "v_proj"), "gate_up_proj": ("gate_proj", "up_proj")}
-# None: by the CPU (8 bits with VNNI; without it int8 is weight-only). The benchmark sets 7 to
-# measure what FBGEMM's 7-bit activations would do (the reason they are not used).
+# FBGEMM's bits. Activations: 8 (the benchmark sets 7 to measure FBGEMM's reduce_range, the
+# reason it is not used). Weights, None: by the CPU, 8 with VNNI and 7 without (see the
+# module docstring); the benchmark sets 7 on a VNNI CPU to measure what such a CPU computes.
 ACTIVATION_BITS: int | None = None
+WEIGHT_BITS: int | None = None
 USE_FBGEMM = True  # False: the weight-only fallback, as on a torch without the engine
 FUSE = True  # False: each layer alone (``FUSED``), as the benchmark compares
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})  # u8*s8 summed in 32 bits
@@ -123,9 +130,9 @@ def dynamic_engine() -> str | None:
     return engine
 
 
-def reduce_range(cpu_flags: frozenset[str]) -> bool:
-    """7-bit activations where the CPU adds u8*s8 pairs in 16 bits (no VNNI): 2 * 255 * 127
-    would saturate there, 2 * 127 * 127 cannot."""
+def sums_in_16_bits(cpu_flags: frozenset[str]) -> bool:
+    """Whether FBGEMM adds pairs of u8*s8 products in 16 bits on this CPU (no VNNI): 2 * 255
+    * 127 would saturate there, 2 * 255 * 63 (7-bit weights) cannot."""
     return not (cpu_flags & VNNI_FLAGS)
 
 
@@ -152,12 +159,13 @@ def _prepack(q8, scales, engine: str) -> list:
     return pieces
 
 
-def _int8_rows(w):
-    """Symmetric int8 per output row of a float32 block: (int8 weights, fp32 scales)."""
+def _int8_rows(w, top: int = 127):
+    """Symmetric int8 per output row of a float32 block, values in -top..top: (int8
+    weights, fp32 scales)."""
     import torch
 
-    scale = (w.abs().amax(dim=1) / 127).clamp_(min=1e-12)
-    q = (w * scale.reciprocal()[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+    scale = (w.abs().amax(dim=1) / top).clamp_(min=1e-12)
+    q = (w * scale.reciprocal()[:, None]).round_().clamp_(-top, top).to(torch.int8)
     return q, scale
 
 
@@ -175,18 +183,22 @@ def _int4_rows(w, group: int):
     return packed, torch.cat([scale, low + 8 * scale], dim=-1).transpose(0, 1)
 
 
-def quantize_weight(weight, scheme: str, prefill: bool, engine: str | None) -> dict:
+def quantize_weight(
+    weight, scheme: str, prefill: bool, engine: str | None, weight_bits: int = 8
+) -> dict:
     """The tensors of one QuantizedLinear, made CHUNK_ROWS rows at a time (the fp32 copy of a
-    151,936-row head would take 1.2 GB at once): "packed" (FBGEMM int8, a list of pieces) or,
-    without an engine, "q8" / "s8" (int8, bf16 scales); and "q4" / "p4" for int4."""
+    151,936-row head would take 1.2 GB at once): "packed" (FBGEMM int8 of ``weight_bits``, a
+    list of pieces) or, without an engine, "q8" / "s8" (int8, bf16 scales); and "q4" / "p4"
+    for int4."""
     import torch
 
     parts: dict[str, list] = {"q8": [], "s8": [], "q4": [], "p4": []}
     group = group_size(weight.shape[1]) if scheme == "int4" else None
+    top = 2 ** (weight_bits - 1) - 1 if engine is not None else 127
     for start in range(0, weight.shape[0], CHUNK_ROWS):
         w = weight[start : start + CHUNK_ROWS].float()
         if scheme == "int8" or prefill:
-            q8, s8 = _int8_rows(w)
+            q8, s8 = _int8_rows(w, top)
             parts["q8"].append(q8)
             parts["s8"].append(s8)
         if group is not None:
@@ -221,7 +233,8 @@ def _module_classes():
         """A linear layer with int8 or int4 weights; see the module docstring."""
 
         def __init__(self, linear, scheme: str, float_dtype, prefill: bool, *,
-                     engine: str | None = None, reduce_range: bool = True) -> None:  # fmt: skip
+                     engine: str | None = None, reduce_range: bool = True,
+                     weight_bits: int = 8) -> None:  # fmt: skip
             super().__init__()
             weight = linear.weight.detach()
             self.in_features, self.out_features = linear.in_features, linear.out_features
@@ -229,7 +242,8 @@ def _module_classes():
             self.float_dtype = float_dtype  # the float GEMM's and the output's type
             self.group = group_size(self.in_features) if scheme == "int4" else None
             self.reduce_range = reduce_range
-            tensors = quantize_weight(weight, scheme, prefill, engine)
+            self.weight_bits = weight_bits if engine is not None else 8
+            tensors = quantize_weight(weight, scheme, prefill, engine, self.weight_bits)
             # FBGEMM's packed weights are opaque objects, not tensors: held as an attribute
             self.packed = tensors.get("packed")
             plain = self.packed is not None and len(self.packed) == 1 and linear.bias is None
@@ -309,7 +323,7 @@ def _module_classes():
             group = f", group={self.group}" if self.group else ""
             if self.packed is not None:
                 bits = 7 if self.reduce_range else 8
-                other = f"int8 x {bits}-bit activations (FBGEMM)"
+                other = f"{self.weight_bits}-bit weights x {bits}-bit activations (FBGEMM)"
             else:
                 other = "int8 GEMM" if self.q8 is not None else "none"
             return (
@@ -406,7 +420,7 @@ def quantize_model(
     weights are freed as their quantized copies are made), sibling layers that read one input
     as one (``FUSED``; ``fuse=False``, or ``FUSE`` by default: each alone). The head keeps
     no prefill copy: generate() computes logits for one row at a time. ``cpu_flags`` (this
-    machine's, by default) decide the activations' bits. Returns counts for the log."""
+    machine's, by default) decide the weights' bits. Returns counts for the log."""
     import torch
 
     from captioner import hardware
@@ -416,17 +430,15 @@ def quantize_model(
     cls = _module_class()
     engine = dynamic_engine() if USE_FBGEMM else None
     flags = hardware.detect().cpu_flags if cpu_flags is None else cpu_flags
-    seven_bits = reduce_range(flags) if ACTIVATION_BITS is None else ACTIVATION_BITS == 7
-    if seven_bits and ACTIVATION_BITS is None:
-        # 7-bit activations fail the quality bar once a model has outlier channels (measured:
-        # cpu_bench.quality with outliers): a CPU without VNNI keeps its activations float
-        engine = None
+    seven_bits = ACTIVATION_BITS == 7  # the benchmark's variant only: see ACTIVATION_BITS
+    weight_bits = WEIGHT_BITS or (7 if sums_in_16_bits(flags) and not seven_bits else 8)
     lm_head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     targets = [
         (name, module) for name, module in model.named_modules() if quantizable(name, module)
     ]
     counts = {"layers": 0, "fused": 0, "weights": 0, "bytes": 0, "engine": engine or "none",
-              "activation_bits": (7 if seven_bits else 8) if engine else 16}  # fmt: skip
+              "activation_bits": (7 if seven_bits else 8) if engine else 16,
+              "weight_bits": weight_bits if engine else 8}  # fmt: skip
     fuse = FUSE if fuse is None else fuse
     fused = fused_groups(model, {name for name, _ in targets}) if fuse else {}
     with torch.no_grad():
@@ -442,7 +454,7 @@ def quantize_model(
                 module = _Stacked(layers)
             prefill = scheme == "int4" and module is not lm_head
             quantized = cls(module, scheme, float_dtype, prefill, engine=engine,
-                            reduce_range=seven_bits)  # fmt: skip
+                            reduce_range=seven_bits, weight_bits=weight_bits)  # fmt: skip
             if name in fused:
                 _install_parts(parent, fused_name, members, layers, quantized)
             else:

@@ -70,3 +70,32 @@ def test_a_linux_machine_without_gpu_device_nodes_is_detected_without_torch(monk
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_cpu_torch_is_told_to_run_as_avx2_is_taken_for_an_avx2_one(monkeypatch, tmp_path):
+    """ATEN_CPU_CAPABILITY below AVX-512 (PyTorch's own switch; ``cpu_bench --emulate
+    avx2``): no AVX-512, AMX or VNNI flags, so the float rule and FBGEMM's bits follow."""
+    from captioner import profiles, quantize
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "model name\t: AMD EPYC 9R14\n"
+        "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni avx_vnni amx_int8\n"
+    )
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open",
+        lambda path, *a, **k: real_open(cpuinfo if path == "/proc/cpuinfo" else path, *a, **k),
+    )
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    _, _, _, flags = hardware._cpu_facts()
+    assert {"avx512_bf16", "avx512_vnni", "amx_int8"} <= flags
+    for capability in ("avx2", "AVX2", "default"):
+        monkeypatch.setenv("ATEN_CPU_CAPABILITY", capability)
+        name, cores, ram, flags = hardware._cpu_facts()
+        assert flags == {"avx2"} and name == "AMD EPYC 9R14"
+        hw = Hardware((), False, name, cores, ram, flags)
+        assert not hw.cpu_bf16 and quantize.sums_in_16_bits(flags)
+        assert profiles.runtime("cpu", hw).float_precision == "fp32"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx512")
+    assert "avx512_bf16" in hardware._cpu_facts()[3]

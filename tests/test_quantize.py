@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,54 +125,75 @@ def test_one_loud_token_does_not_flatten_the_others():
         assert cosine(got[row], want[row]) > 0.999
 
 
-def test_seven_bit_activations_where_the_cpu_has_no_vnni():
-    assert quantize.reduce_range(frozenset({"avx2"}))
-    assert quantize.reduce_range(frozenset({"avx2", "avx512f", "avx512_bf16"}))
-    assert not quantize.reduce_range(frozenset({"avx2", "avx512_vnni"}))
-    assert not quantize.reduce_range(frozenset({"avx2", "avx_vnni"}))
+def test_pair_sums_are_16_bit_where_the_cpu_has_no_vnni():
+    assert quantize.sums_in_16_bits(frozenset({"avx2"}))
+    assert quantize.sums_in_16_bits(frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    assert not quantize.sums_in_16_bits(frozenset({"avx2", "avx512_vnni"}))
+    assert not quantize.sums_in_16_bits(frozenset({"avx2", "avx_vnni"}))
 
 
 @pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
-def test_int8_is_weight_only_on_a_cpu_without_vnni():
-    """7-bit activations fail the quality bar with outlier channels (cpuspeed.QUALITY), so a
-    CPU without VNNI gets int8 weights with float activations; with VNNI, FBGEMM's 8 bits."""
-
+def test_int8_weights_are_7_bit_on_a_cpu_without_vnni():
+    """Without VNNI FBGEMM sums pairs in 16 bits: the weights get 7 bits and the activations
+    keep 8 (7-bit activations fail the quality bar with outlier channels, cpuspeed.QUALITY);
+    with VNNI both are 8 bits."""
     from captioner import hardware
 
-    here_vnni = not quantize.reduce_range(hardware.detect().cpu_flags)
+    here_vnni = not quantize.sums_in_16_bits(hardware.detect().cpu_flags)
 
     def layers(flags):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 32))
         reference = copy.deepcopy(model)
         counts = quantize.quantize_model(model, "int8", torch.float32, cpu_flags=flags)
-        if here_vnni or quantize.reduce_range(flags):  # 8-bit activations need this CPU's VNNI
+        if here_vnni or quantize.sums_in_16_bits(flags):  # 8-bit weights need this CPU's VNNI
             x = torch.randn(3, 64)
             with torch.no_grad():
                 assert cosine(model(x), reference(x)) > 0.999
         return model, counts
 
     model, counts = layers(frozenset({"avx2", "avx512f"}))
-    assert counts["activation_bits"] == 16 and counts["engine"] == "none"
-    assert all(m.packed is None and m.q8 is not None for m in model)
-    model, counts = layers(frozenset({"avx2", "avx512_vnni"}))
-    assert counts["activation_bits"] == 8 and counts["engine"] == quantize.dynamic_engine()
+    assert counts["activation_bits"] == 8 and counts["weight_bits"] == 7
+    assert counts["engine"] == quantize.dynamic_engine()
     assert all(m.packed is not None and not m.reduce_range for m in model)
-    assert "8-bit activations" in repr(model[0])
+    assert "7-bit weights x 8-bit activations" in repr(model[0])
+    model, counts = layers(frozenset({"avx2", "avx512_vnni"}))
+    assert counts["activation_bits"] == 8 and counts["weight_bits"] == 8
+    assert all(m.packed is not None and not m.reduce_range for m in model)
+    assert "8-bit weights x 8-bit activations" in repr(model[0])
+
+
+WORST_CASE = """
+import torch
+from captioner import quantize
+# every activation at its largest, every weight at its largest: the worst 16-bit pair sums
+layer = torch.nn.Linear(512, 64, bias=False)
+with torch.no_grad():
+    layer.weight.fill_(1.0)
+x = torch.cat([torch.ones(1, 511), torch.zeros(1, 1)], dim=1)  # range [0, 1]: 255 = 1.0
+for flags in ({"avx2"}, {"avx2", "avx512_vnni"}):  # the rule's weights: 7 bits, 8 bits
+    model = torch.nn.Sequential(torch.nn.Linear(512, 64, bias=False))
+    model[0].load_state_dict(layer.state_dict())
+    quantize.quantize_model(model, "int8", torch.float32, cpu_flags=frozenset(flags))
+    with torch.no_grad():
+        print(repr(model[0]).split("form: ")[1].split(" (")[0], model(x)[0, 0].item())
+"""
 
 
 @pytest.mark.skipif(quantize.dynamic_engine() is None, reason="no FBGEMM engine in this torch")
-def test_no_saturation_with_this_cpus_activation_bits():
-    """The worst case for 16-bit pair sums (every activation at its largest, every weight
-    +127): with the bits the rule picks for this CPU the product is the exact one."""
-    from captioner import hardware
+def test_7_bit_weights_are_exact_where_fbgemm_runs_as_on_an_avx2_cpu():
+    """FBGEMM held to AVX2 (its own switch, as on an AMD Zen 2): the worst case for 16-bit
+    pair sums is exact with the 7-bit weights the rule gives such a CPU, and 8-bit weights
+    saturate there (what the rule avoids; it also shows the switch took effect)."""
+    import subprocess
+    import sys
 
-    seven = quantize.reduce_range(hardware.detect().cpu_flags)
-    q8 = torch.full((16, 256), 127, dtype=torch.int8)
-    packed = quantize._prepack(q8, torch.full((16,), 1 / 127), quantize.dynamic_engine())
-    x = torch.cat([torch.full((1, 255), 1.0), torch.zeros(1, 1)], dim=1)  # range [0, 1]
-    y = torch.ops.quantized.linear_dynamic(x, packed[0], seven)
-    assert torch.allclose(y, torch.full_like(y, 255.0), rtol=0.01)
+    env = {**os.environ, "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
+    out = subprocess.run([sys.executable, "-c", WORST_CASE], capture_output=True, text=True,
+                         env=env, check=True, cwd=Path(__file__).parents[1])  # fmt: skip
+    results = dict(line.rsplit(" ", 1) for line in out.stdout.strip().splitlines())
+    assert float(results["7-bit weights x 8-bit activations"]) == pytest.approx(511, rel=0.01)
+    assert float(results["8-bit weights x 8-bit activations"]) < 511 * 0.9  # saturated
 
 
 def test_int4_reads_about_half_a_byte_per_weight():

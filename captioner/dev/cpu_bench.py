@@ -15,6 +15,12 @@ keeps medians, so the machine's other load hits every precision alike.
 form a precision takes on some CPU (``VARIANTS``: int8 with 7-bit activations, int8 weight-
 only), and with ``outliers=True`` on a copy of the checkpoint with outlier channels
 (``realsize.with_outliers``).
+
+``--emulate avx2`` runs the suite with torch, oneDNN, MKL and FBGEMM capped at AVX2
+(``EMULATE``: their own environment switches) and the app taking the CPU for an AVX2 one
+without VNNI (``hardware.BELOW_AVX512``): the code path an AMD Zen 2 takes (fp32 floats,
+FBGEMM's AVX2 kernels with 7-bit weights), measured end to end on this machine's memory and
+cores, which are not a Zen 2's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +40,15 @@ from captioner.dev.bench import ASSET_CLIP
 
 PROMPT = "영상을 자세히 설명해 주세요."
 GiB = 2**30
+# Each library's own switch for the instructions it may use, set before torch is imported
+EMULATE = {
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",  # PyTorch's kernels (and hardware.BELOW_AVX512)
+        "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN's
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # MKL's (fp32 GEMM)
+        "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",  # FBGEMM's (int8: 16-bit pair sums, no VNNI)
+    },
+}
 
 
 def rss_bytes() -> tuple[int, int]:
@@ -81,7 +97,7 @@ def run_once(
     """One measurement in this process (call it in a fresh one: see ``suite``)."""
     import torch
 
-    from captioner import generation, loader, profiles, video
+    from captioner import cpuspeed, generation, hardware, loader, profiles, video
     from captioner import precision as precision_
 
     floats = float_precision()
@@ -106,6 +122,8 @@ def run_once(
             "rss_after_load_bytes": after_load,
             "peak_rss_load_bytes": load_peak,
             "threads": threads or torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels torch runs
+            "cpu_kind": cpuspeed.kind_of(hardware.detect(), floats),
             "runs": [],
         }
         backend = generation.TransformersBackend(loaded)
@@ -142,10 +160,11 @@ def checkpoint(model: str) -> Path:
 
 
 # Variants beside the precisions themselves (knobs of ``quantize``, or of the module named
-# before a dot): int8 as a CPU without VNNI computes it (7-bit activations), as a torch
-# without FBGEMM does (weights only), with no fused layers (what fusing q / k / v and gate / up
+# before a dot): int8 as a CPU without VNNI computes it (7-bit weights), with FBGEMM's
+# reduce_range instead (7-bit activations), as a torch without FBGEMM does (weights only), with no fused layers (what fusing q / k / v and gate / up
 # is worth, in the speed suite), and with transformers' own KV cache (what ``kvcache`` is worth)
 VARIANTS = {
+    "int8-7bit-weights": ("int8", {"WEIGHT_BITS": 7}),
     "int8-7bit": ("int8", {"ACTIVATION_BITS": 7}),
     "int8-weight-only": ("int8", {"USE_FBGEMM": False}),
     "int8-unfused": ("int8", {"FUSE": False}),
@@ -181,7 +200,7 @@ def _knob_owner(knob: str):
     return importlib.import_module(f"captioner.{module or 'quantize'}"), attr
 
 
-QUALITY_PRECISIONS = ("int8", "int8-7bit", "int8-weight-only", "int4")
+QUALITY_PRECISIONS = ("int8", "int8-7bit-weights", "int8-7bit", "int8-weight-only", "int4")
 
 
 def _logits_run(folder: Path, precision: str, forced: list[int] | None, steps: int, clip):
@@ -284,14 +303,16 @@ def quality(model: str, precisions: tuple[str, ...] = QUALITY_PRECISIONS, steps:
     return out
 
 
-def _subprocess(model_id: str, precision: str, frames, new_tokens: int, threads) -> dict:
+def _subprocess(model_id: str, precision: str, frames, new_tokens: int, threads,
+                emulate: str | None = None) -> dict:  # fmt: skip
     args = [sys.executable, "-m", "captioner.dev.cpu_bench", "--model", model_id,
             "--precision", precision, "--frames", *map(str, frames),
             "--new-tokens", str(new_tokens)]  # fmt: skip
     if threads:
         args += ["--threads", str(threads)]
     root = Path(__file__).resolve().parents[2]  # `python -m` there imports this checkout
-    out = subprocess.run(args, capture_output=True, text=True, cwd=root, check=False)
+    env = {**os.environ, **EMULATE[emulate]} if emulate else None
+    out = subprocess.run(args, capture_output=True, text=True, cwd=root, env=env, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{precision} run failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -304,13 +325,17 @@ def suite(
     repeats: int = 3,
     new_tokens: int = 32,
     threads: int | None = None,
+    emulate: str | None = None,
 ) -> dict:
-    """Every precision ``repeats`` times, interleaved, each run in a fresh process; medians."""
+    """Every precision ``repeats`` times, interleaved, each run in a fresh process (with
+    ``EMULATE[emulate]``'s switches, if given); medians."""
     runs: dict[str, list[dict]] = {p: [] for p in precisions}
     for _ in range(repeats):
         for precision in precisions:
-            runs[precision].append(_subprocess(model_id, precision, frames, new_tokens, threads))
-    return {"model": model_id, "repeats": repeats, "frames": list(frames),
+            runs[precision].append(
+                _subprocess(model_id, precision, frames, new_tokens, threads, emulate)
+            )
+    return {"model": model_id, "repeats": repeats, "frames": list(frames), "emulate": emulate,
             "precisions": {p: summarize(r) for p, r in runs.items()}}  # fmt: skip
 
 
@@ -325,6 +350,8 @@ def summarize(runs: list[dict]) -> dict:
         "compute_dtype": first["compute_dtype"],
         "attention": first.get("attention", "sdpa"),
         "threads": first["threads"],
+        "cpu_capability": first.get("cpu_capability"),
+        "cpu_kind": first.get("cpu_kind"),
         "load_s": med([r["load_s"] for r in runs]),
         "peak_rss_load_gb": med([r["peak_rss_load_bytes"] / GiB for r in runs]),
         "rss_after_load_gb": med([r["rss_after_load_bytes"] / GiB for r in runs]),
@@ -357,11 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--repeats", type=int, help="interleaved rounds, each run a fresh process")
+    parser.add_argument("--emulate", choices=sorted(EMULATE),
+                        help="run as a CPU with only these instructions (the suite, in fresh processes)")  # fmt: skip
     args = parser.parse_args(argv)
     frames = tuple(args.frames)
-    if args.repeats or len(args.precision) > 1:
+    if args.repeats or len(args.precision) > 1 or args.emulate:
         result = suite(args.model, tuple(args.precision), frames, args.repeats or 1,
-                       args.new_tokens, args.threads)  # fmt: skip
+                       args.new_tokens, args.threads, args.emulate)  # fmt: skip
         for name, summary in result["precisions"].items():  # the medians, for a reader
             rates = {n: f["decode_tokens_per_s"] for n, f in summary["per_frames"].items()}
             print(f"{name}: decode tok/s by frames {rates}", file=sys.stderr)

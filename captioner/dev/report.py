@@ -5,7 +5,9 @@
 writes ``DIR/report.json`` (the machine, then one key per section) and PNG plots:
 
 - ``decode.png``: decode tokens/s per model and precision, with each precision's bandwidth
-  ceiling (measured read bandwidth ÷ the weight bytes a token reads) drawn in;
+  ceiling (measured read bandwidth ÷ the weight bytes a token reads) drawn in, and the AVX2
+  path (``AVX2_PRECISIONS``: what an AMD Zen 2 runs, emulated here with every library capped
+  at AVX2, ``cpu_bench.EMULATE``);
 - ``frames.png``: time to the first token and peak RSS against frames (4, 8, 16, 32), the
   planner's predicted peak beside the measured one;
 - ``streaming.png``: our streaming generator against raw ``generate`` (with our processors,
@@ -37,6 +39,8 @@ PRECISIONS = {
     "Qwen/Qwen3-VL-2B-Instruct": ("int4", "int8", "int8-unfused", "bf16", "fp32"),
     "Qwen/Qwen3-VL-4B-Instruct": ("int4", "int8", "bf16"),  # fp32 (17 GB) does not fit 24 GB
 }
+# the AVX2 path (an AMD Zen 2's) on this machine: every library capped at AVX2 (cpu_bench.EMULATE)
+AVX2_PRECISIONS = ("int8", "int4", "fp32")
 FRAME_SWEEP = (4, 8, 16, 32)
 GB = 1e9
 
@@ -109,9 +113,11 @@ def build(
         if tiny is None:
             raise ValueError("quick reports measure the tiny checkpoint: pass tiny=FOLDER")
         models, precisions, repeats = (tiny,), {tiny: ("int4", "int8-unfused", "bf16")}, 1
+        avx2_precisions: tuple[str, ...] = ("int8",)
         sweep, new_tokens, steps = (4, 8), 4, 4
     else:
         precisions, sweep, new_tokens, steps = PRECISIONS, FRAME_SWEEP, 32, 64
+        avx2_precisions = AVX2_PRECISIONS
 
     def suite(model: str) -> dict:
         key = Path(model).name if quick else model.split("/")[-1]
@@ -129,6 +135,13 @@ def build(
     report["kvcache"] = _section(folder, "kvcache", lambda: cpu_bench.suite(
         first, ("int8", "int8-catcache"), frames=(4,) if quick else (8, 16), repeats=repeats,
         new_tokens=new_tokens if quick else 256))  # fmt: skip
+    report["avx2"] = _section(folder, "precisions-avx2", lambda: cpu_bench.suite(
+        first, avx2_precisions, frames=(4,) if quick else (8, 16), repeats=repeats,
+        new_tokens=new_tokens, emulate="avx2"))  # fmt: skip
+    # int8 on an AVX2 CPU: FBGEMM with 7-bit weights against the weight-only kernel
+    report["avx2_int8"] = _section(folder, "avx2-int8", lambda: cpu_bench.suite(
+        first, ("int8", "int8-weight-only"), frames=(4,) if quick else (8,), repeats=repeats,
+        new_tokens=new_tokens, emulate="avx2"))  # fmt: skip
     report["streaming"] = _section(folder, "streaming", lambda: _streaming(tiny, quick))
     report["readers"] = _section(folder, "readers", lambda: readers(repeats=1 if quick else 5))
     for model in models[1:]:  # the larger models last: the longest runs
@@ -269,13 +282,14 @@ def _plot_decode(plt, report: dict):
     from captioner import catalog, memory
 
     bandwidth = report["machine"]["bandwidth_gb_s"]["all_threads"]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    labels, values, ceilings = [], [], []
-    for model, suite in report["precisions"].items():
+    labels, values, ceilings, colors = [], [], [], []
+    for model, suite, label in _suites(report):
         spec = catalog.find(model)
         for precision, summary in suite["precisions"].items():
             rates = [v["decode_tokens_per_s"] for v in summary["per_frames"].values()]
-            labels.append(f"{model.split('/')[-1].removesuffix('-Instruct')}\n{precision}")
+            name = model.split("/")[-1].removesuffix("-Instruct").removeprefix("Qwen3-VL-")
+            labels.append(f"{name}\n{precision}" + ("\nAVX2" if label else ""))
+            colors.append("#8172b2" if label else "#4c72b0")
             values.append(statistics.median(rates))
             floats = "fp32" if summary["compute_dtype"] == "float32" else "bf16"
             per_token = (
@@ -284,8 +298,11 @@ def _plot_decode(plt, report: dict):
                 else None
             )
             ceilings.append(bandwidth * GB / per_token if per_token else None)
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.75 * len(labels)), 4.2))
     x = range(len(labels))
-    ax.bar(x, values, color="#4c72b0", label="measured decode tok/s")
+    ax.bar(x, values, color=colors, label="measured decode tok/s")
+    if "#8172b2" in colors:
+        ax.bar([0], [0], color="#8172b2", label="AVX2 path, emulated (every library capped)")
     for i, ceiling in enumerate(ceilings):
         if ceiling:
             ax.hlines(ceiling, i - 0.4, i + 0.4, colors="#c44e52", linestyles="--",
@@ -294,7 +311,8 @@ def _plot_decode(plt, report: dict):
     ax.set_xticks(list(x), labels, fontsize=8)
     ax.set_ylabel("tokens / s after the first")
     ax.set_title(f"Decode speed per precision — {_title(report)}", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_ylim(0, max([*values, *(c for c in ceilings if c)]) * 1.45)  # room for the legend
+    ax.legend(fontsize=8, ncols=2, loc="upper right")
     return fig
 
 
@@ -355,7 +373,7 @@ def markdown(report: dict) -> str:
         "peak RSS | load |",
         "|---|---|---|---|---|---|",
     ]
-    for model, suite in report["precisions"].items():
+    for model, suite, label in _suites(report):
         spec = catalog.find(model)
         for precision, s in suite["precisions"].items():
             per = list(s["per_frames"].values())
@@ -374,7 +392,7 @@ def markdown(report: dict) -> str:
             ttft = " / ".join(f"{v['ttft_s']:.1f} s" for v in per)
             name = model.split("/")[-1].removesuffix("-Instruct")
             lines.append(
-                f"| {name} · {precision} | {rate:.2f} ({low:.2f}-{high:.2f}) | {ceiling} | {ttft} "
+                f"| {name} · {precision}{label} | {rate:.2f} ({low:.2f}-{high:.2f}) | {ceiling} | {ttft} "
                 f"| {s['peak_rss_gb']:.2f} GiB | {s['load_s']:.0f} s |"
             )
     lines += [
@@ -393,17 +411,35 @@ def markdown(report: dict) -> str:
             lines += ["", *quality_table(report[key], title)]
     if "kvcache" in report:
         lines += ["", *kvcache_table(report["kvcache"])]
+    if "avx2_int8" in report:
+        lines += ["", *paired_table(report["avx2_int8"], ("int8", "AVX2 int8, 7-bit weights"),
+                                    ("int8-weight-only", "weight-only"))]  # fmt: skip
     lines += ["", streaming_table(report["streaming"])]
     return "\n".join(lines) + "\n"
+
+
+def _suites(report: dict) -> list[tuple[str, dict, str]]:
+    """(model, precision suite, label) for the decode table: this CPU's, then the AVX2 path."""
+    suites = [(model, suite, "") for model, suite in report["precisions"].items()]
+    if "avx2" in report:
+        suites.append((report["avx2"]["model"], report["avx2"], " (AVX2, emulated)"))
+    return suites
 
 
 def kvcache_table(suite: dict) -> list[str]:
     """Decode tok/s of int8 with the slab-grown cache and with transformers' ``torch.cat``
     one, per frame count, and the round-by-round ratio (both runs of a round back to back)."""
-    ours, theirs = suite["precisions"]["int8"], suite["precisions"]["int8-catcache"]
+    return paired_table(suite, ("int8", "kvcache"), ("int8-catcache", "transformers' cache"))
+
+
+def paired_table(suite: dict, ours: tuple[str, str], theirs: tuple[str, str]) -> list[str]:
+    """Decode tok/s of two precisions of one interleaved suite, (name, column title) each,
+    per frame count, and the round-by-round ratios (both runs of a round back to back)."""
+    (name, title), (other_name, other_title) = ours, theirs
+    ours, theirs = suite["precisions"][name], suite["precisions"][other_name]
     new_tokens = ours["raw"][0]["runs"][0]["new_tokens"]
-    lines = [f"| frames (prompt tokens), {new_tokens} new tokens | kvcache tok/s (range) | "
-             "transformers' cache | paired ratios |", "|---|---|---|---|"]  # fmt: skip
+    lines = [f"| frames (prompt tokens), {new_tokens} new tokens | {title} tok/s (range) | "
+             f"{other_title} | paired ratios |", "|---|---|---|---|"]  # fmt: skip
     for i, (frames, a) in enumerate(ours["per_frames"].items()):
         b = theirs["per_frames"][frames]
         ratios = sorted(
@@ -464,17 +500,17 @@ def streaming_table(streaming: dict) -> str:
 
 def cpuspeed_rows(report: dict) -> str:
     """The measured rows of ``captioner/cpuspeed.py``'s table, as Python, from this report."""
-    kind = report["machine"]["cpu_kind"]
     lines = []
-    for model, suite in report["precisions"].items():
+    for model, suite, label in _suites(report):
         for precision, s in suite["precisions"].items():
             if precision in cpu_bench.VARIANTS:
                 continue  # a comparison, not a precision the rule can pick
+            kind = s.get("cpu_kind") or report["machine"]["cpu_kind"]
             eight = s["per_frames"].get("8") or next(iter(s["per_frames"].values()))
             lines.append(
                 f'    CpuSpeed("{kind}", "{model}", "{precision}", '
                 f"{eight['decode_tokens_per_s']:.2f}, {eight['ttft_s']:.1f}, "
-                f"{s['peak_rss_gb']:.2f}, _EPYC),"
+                f"{s['peak_rss_gb']:.2f}, {'_AVX2_EMULATED' if label else '_EPYC'}),"
             )
     for key, suffix in (("quality", ""), ("quality_outliers", "@outliers")):
         quality = report.get(key)

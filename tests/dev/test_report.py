@@ -10,7 +10,8 @@ import pytest
 from captioner.dev import cpu_bench, gpu_suite, report
 
 
-def _in_process(model, precision, frames, new_tokens, threads):
+def _in_process(model, precision, frames, new_tokens, threads, emulate=None):
+    # the structure only: an emulated run needs its own process (see the test below)
     return cpu_bench.run_once(model, precision, tuple(frames), new_tokens, threads)
 
 
@@ -31,7 +32,11 @@ def test_the_report_has_every_section_and_the_machine(built):
     folder, result = built
     saved = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert set(saved) == {"machine", "precisions", "frames", "quality", "quality_outliers",
-                          "kvcache", "streaming", "readers"}  # fmt: skip
+                          "kvcache", "avx2", "avx2_int8", "streaming", "readers"}  # fmt: skip
+    assert saved["avx2"]["emulate"] == "avx2" and list(saved["avx2"]["precisions"]) == ["int8"]
+    tables = (folder / "tables.md").read_text(encoding="utf-8")
+    assert "· int8 (AVX2, emulated) |" in tables and "| weight-only | paired" in tables
+    assert list(saved["avx2_int8"]["precisions"]) == ["int8", "int8-weight-only"]
     kv = saved["kvcache"]["precisions"]  # the cache's own comparison, both forms run
     assert list(kv) == ["int8", "int8-catcache"] and all(s["per_frames"] for s in kv.values())
     assert "transformers' cache" in (folder / "tables.md").read_text(encoding="utf-8")
@@ -45,8 +50,9 @@ def test_the_report_has_every_section_and_the_machine(built):
     assert compute["int8-unfused"] == compute["int4"]  # a quantized one's float parts
     rows = report.cpuspeed_rows(saved)
     assert '"int4"' in rows and "int8-unfused" not in rows  # a comparison, not a choice
+    assert rows.count("_AVX2_EMULATED),") == 1  # the AVX2 path's int8
     assert [row["frames"] for row in saved["frames"]["rows"]] == [4, 8]
-    variants = {"int8", "int8-7bit", "int8-weight-only", "int4"}
+    variants = {"int8", "int8-7bit-weights", "int8-7bit", "int8-weight-only", "int4"}
     assert set(saved["quality"]["precisions"]) == variants
     assert set(saved["quality_outliers"]["precisions"]) == variants
     assert saved["quality_outliers"]["outliers"] and saved["quality"]["outliers"] is None
