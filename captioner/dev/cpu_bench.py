@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import importlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -310,9 +309,10 @@ def _subprocess(model_id: str, precision: str, frames, new_tokens: int, threads,
             "--new-tokens", str(new_tokens)]  # fmt: skip
     if threads:
         args += ["--threads", str(threads)]
+    if emulate:  # the switches for the child alone, by env(1): this process's stay as they are
+        args = ["env", *(f"{name}={value}" for name, value in EMULATE[emulate].items()), *args]
     root = Path(__file__).resolve().parents[2]  # `python -m` there imports this checkout
-    env = {**os.environ, **EMULATE[emulate]} if emulate else None
-    out = subprocess.run(args, capture_output=True, text=True, cwd=root, env=env, check=False)
+    out = subprocess.run(args, capture_output=True, text=True, cwd=root, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{precision} run failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
