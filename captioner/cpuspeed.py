@@ -22,8 +22,9 @@ oneDNN's, MKL's and FBGEMM's own switches, and the app taking the CPU for one wi
 AVX-512 or VNNI), not on an AMD Zen 2: the kernels are an AVX2 CPU's, the memory and cores
 are this machine's. The one figure measured on a real Zen 2 (fp32: 1.80 tok/s, older code)
 is within 12% of the emulated fp32's 2.01. The rows they replace were derived from
-2048×2048 kernel times there and overstated int8's weight-only kernel (6.4 tok/s derived;
-3.8 emulated end to end), which is why such a CPU now runs FBGEMM with 7-bit weights.
+2048×2048 kernel times there and put int8's weight-only kernel at 6.4 tok/s; emulated end to
+end it decodes 5.7, against 10.8 for FBGEMM with 7-bit weights in the same run, which is why
+such a CPU now runs the latter.
 
 Quality (``QUALITY``, the bar ``accepted``): a quantized precision may be picked only when its
 logits stay close to bf16's (``cpu_bench.quality``: 8 frames, then 64 decoding steps
@@ -51,8 +52,9 @@ Measured: int8 passes as FBGEMM runs it with VNNI (8-bit weights and activations
 (7-bit weights, 8-bit activations: 0.9990, 43 of 43; with outliers 0.9929, 30 of 30) and as
 the weight-only kernel of a torch without FBGEMM runs it (0.9997; with outliers 0.9994, 98%
 of 51). With 7-bit activations (PyTorch's own recipe without VNNI) it fails once outliers
-exist (0.980, no step decided), which is why ``quantize`` takes the bit from the weights. int4 has cosine 0.990 (0.986 with outliers) and a logit error as
-large as bf16's typical top-2 margin: 2 of 64 steps decided, no verdict, and the rule takes
+exist (0.980, no step decided), which is why ``quantize`` takes the bit from the weights.
+int4 has cosine 0.990 (0.986 with outliers) and a logit error as large as bf16's typical
+top-2 margin: 2 of 64 steps decided, no verdict, and the rule takes
 **int8** (int4 stays available with ``--precision int4``). What no figure here can show:
 trained weights have heavier tails than N(0, σ), and judging real captions needs the real
 weights.

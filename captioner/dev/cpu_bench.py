@@ -12,8 +12,8 @@ keeps medians, so the machine's other load hits every precision alike.
 
 ``quality`` compares a quantized model's logits with the bf16 model's on the same inputs
 (64 teacher-forced decoding steps after a video prompt): cosine similarity and KL, for each
-form a precision takes on some CPU (``VARIANTS``: int8 with 7-bit activations, int8 weight-
-only), and with ``outliers=True`` on a copy of the checkpoint with outlier channels
+form a precision takes on some CPU (``VARIANTS``: int8 with 7-bit weights, with 7-bit
+activations, weight-only), and with ``outliers=True`` on a copy of the checkpoint with outlier channels
 (``realsize.with_outliers``).
 
 ``--emulate avx2`` runs the suite with torch, oneDNN, MKL and FBGEMM capped at AVX2
@@ -160,8 +160,9 @@ def checkpoint(model: str) -> Path:
 
 # Variants beside the precisions themselves (knobs of ``quantize``, or of the module named
 # before a dot): int8 as a CPU without VNNI computes it (7-bit weights), with FBGEMM's
-# reduce_range instead (7-bit activations), as a torch without FBGEMM does (weights only), with no fused layers (what fusing q / k / v and gate / up
-# is worth, in the speed suite), and with transformers' own KV cache (what ``kvcache`` is worth)
+# reduce_range instead (7-bit activations), as a torch without FBGEMM does (weights only),
+# with no fused layers (what fusing q / k / v and gate / up is worth, in the speed suite),
+# and with transformers' own KV cache (what ``kvcache`` is worth)
 VARIANTS = {
     "int8-7bit-weights": ("int8", {"WEIGHT_BITS": 7}),
     "int8-7bit": ("int8", {"ACTIVATION_BITS": 7}),

@@ -11,7 +11,7 @@ from captioner.dev import cpu_bench, gpu_suite, report
 
 
 def _in_process(model, precision, frames, new_tokens, threads, emulate=None):
-    # the structure only: an emulated run needs its own process (see the test below)
+    # the structure only: an emulated run needs its own process (tests/dev/test_cpu_bench.py)
     return cpu_bench.run_once(model, precision, tuple(frames), new_tokens, threads)
 
 
