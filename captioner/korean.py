@@ -31,8 +31,10 @@ What is blocked (Korean mode, the default):
   글). So the processor tracks, per sequence, the incomplete bytes at the end of the answer,
   and at each step allows exactly the continuation tokens that finish (or extend) that
   pending character into a non-blocked one, and nothing else. With nothing pending, tokens
-  that start with continuation bytes are blocked (they could only make U+FFFD). A side effect
-  we want: the answer is always valid UTF-8 (with ``allow_hanja`` too: the processor then
+  that start with continuation bytes are blocked (they could only make U+FFFD). Tokens that
+  spell U+FFFD itself are blocked too (Qwen's vocabulary has nine, "\ufffd", "\ufffdt" and
+  the like, learnt from mis-decoded text; one surfaced in a sampled answer), and so is a
+  pending character completed into it. A side effect we want: the answer is always valid UTF-8 (with ``allow_hanja`` too: the processor then
   blocks only kana, broken characters and padding rows), so the stream never shows U+FFFD
   (a character cut off by the token limit is dropped at the end by ``generation``);
 * embedding rows past the tokenizer's length (Qwen3 pads 151,669 tokens to 151,936 rows):
@@ -101,6 +103,7 @@ HANGUL_RANGES: tuple[tuple[int, int], ...] = (
     (0xD7B0, 0xD7FF),  # Hangul Jamo Extended-B
     (0xFFA0, 0xFFDC),  # halfwidth Hangul
 )
+REPLACEMENT = "\ufffd"  # what a broken character shows as: never part of an answer
 
 
 def _char_class(ranges: tuple[tuple[int, int], ...]) -> re.Pattern:
@@ -202,7 +205,7 @@ class _Token:
     pure_han: bool  # ...and nothing but Han (and spaces)
     kana: bool
     tail: str  # what the trailing incomplete character can only become: han|kana|hankana|""
-    invalid: bool  # broken UTF-8 inside the token (never seen in Qwen's vocabulary)
+    invalid: bool  # broken UTF-8 inside the token, or U+FFFD spelled out (9 Qwen tokens)
 
 
 _PLAIN = _Token(b"", False, False, False, "", False)
@@ -217,7 +220,7 @@ def _analyse(data: bytes) -> _Token:
     body = rest[: len(rest) - len(tail)]
     try:
         text = body.decode("utf-8")
-        invalid = lead_len > 3
+        invalid = lead_len > 3 or REPLACEMENT in text
     except UnicodeDecodeError:
         text = body.decode("utf-8", errors="ignore")
         invalid = True
@@ -255,7 +258,7 @@ class MaskStats:
     kana_tokens: int  # tokens containing kana (without Han)
     kana_fragments: int  # tokens ending in bytes that can only become kana
     leading_continuation: int  # start with continuation bytes: only allowed after a prefix
-    invalid: int  # broken UTF-8 inside the token
+    invalid: int  # broken UTF-8 inside the token, or U+FFFD spelled out
     padding_rows: int  # rows past the tokenizer's length
     build_s: float  # seconds to build the vocabulary tables and this mask
 
@@ -391,7 +394,7 @@ class _Masks:
         )
 
     def blocked_char(self, cp: int) -> bool:
-        return cp in self.blocked_set
+        return cp in self.blocked_set or cp == ord(REPLACEMENT)
 
     def pending_allowed(self, pending: bytes):
         """The token ids allowed when ``pending`` (an incomplete character) ends the answer.

@@ -148,6 +148,22 @@ def test_continuations_are_judged_against_the_pending_bytes(tok):
     assert lifted[byte[0xB8]] == 0
 
 
+def test_tokens_that_spell_the_replacement_character_are_blocked_in_every_mode(tok):
+    """Qwen's vocabulary has tokens that are U+FFFD itself ("\ufffd", "\ufffdt", ...): valid
+    UTF-8, but shown as a broken character. Blocked with and without Hanja, and a pending
+    character may not be completed into U+FFFD either (EF BF + BD)."""
+    data = _data(tok)
+    spelled = [i for i, b in enumerate(data) if "\ufffd".encode() in b]
+    assert len(spelled) >= 5 and tok.convert_ids_to_tokens(spelled)  # Qwen's real ones
+    byte = {b[0]: i for i, b in enumerate(data) if len(b) == 1}
+    for allow_hanja in (False, True):
+        masks = korean.vocab_tables(tok, ROWS).masks_for(not allow_hanja, True)
+        assert masks.static[spelled].all()
+        after = masks.pending_mask(b"\xef\xbf")
+        assert after[byte[0xBD]] and not after[byte[0xBC]]  # U+FFFD no, U+FFFC yes
+    assert korean.mask_stats(tok, ROWS).invalid >= len(spelled)
+
+
 def test_processor_tracks_each_row_and_leaves_thinking_alone(tok):
     byte = {b[0]: i for i, b in enumerate(_data(tok)) if len(b) == 1}
     prompt = tok("<|im_start|>assistant\n")["input_ids"]
