@@ -34,9 +34,10 @@ What is blocked (Korean mode, the default):
   that start with continuation bytes are blocked (they could only make U+FFFD). Tokens that
   spell U+FFFD itself are blocked too (Qwen's vocabulary has nine, "\ufffd", "\ufffdt" and
   the like, learnt from mis-decoded text; one surfaced in a sampled answer), and so is a
-  pending character completed into it. A side effect we want: the answer is always valid UTF-8 (with ``allow_hanja`` too: the processor then
-  blocks only kana, broken characters and padding rows), so the stream never shows U+FFFD
-  (a character cut off by the token limit is dropped at the end by ``generation``);
+  pending character completed into it. A side effect we want: the answer is always valid
+  UTF-8 (with ``allow_hanja`` too: the processor then blocks only kana, broken characters
+  and padding rows), so the stream never shows U+FFFD (a character cut off by the token
+  limit is dropped at the end by ``generation``);
 * embedding rows past the tokenizer's length (Qwen3 pads 151,669 tokens to 151,936 rows):
   they are no token at all, decode to nothing, and a trained model gives them ~no mass;
   blocking them costs nothing and keeps a random test model from emitting empty steps.

@@ -195,7 +195,7 @@ def quantize_weight(
 
     parts: dict[str, list] = {"q8": [], "s8": [], "q4": [], "p4": []}
     group = group_size(weight.shape[1]) if scheme == "int4" else None
-    top = 2 ** (weight_bits - 1) - 1 if engine is not None else 127
+    top = 2 ** (weight_bits - 1) - 1
     for start in range(0, weight.shape[0], CHUNK_ROWS):
         w = weight[start : start + CHUNK_ROWS].float()
         if scheme == "int8" or prefill:
@@ -243,7 +243,7 @@ def _module_classes():
             self.float_dtype = float_dtype  # the float GEMM's and the output's type
             self.group = group_size(self.in_features) if scheme == "int4" else None
             self.reduce_range = reduce_range
-            self.weight_bits = weight_bits if engine is not None else 8
+            self.weight_bits = weight_bits  # < 8 only for FBGEMM (``quantize_model``)
             tensors = quantize_weight(weight, scheme, prefill, engine, self.weight_bits)
             # FBGEMM's packed weights are opaque objects, not tensors: held as an attribute
             self.packed = tensors.get("packed")
@@ -433,13 +433,14 @@ def quantize_model(
     flags = hardware.detect().cpu_flags if cpu_flags is None else cpu_flags
     seven_bits = ACTIVATION_BITS == 7  # the benchmark's variant only: see ACTIVATION_BITS
     weight_bits = WEIGHT_BITS or (7 if sums_in_16_bits(flags) and not seven_bits else 8)
+    weight_bits = weight_bits if engine else 8  # the fallback kernel sums in 32 bits
     lm_head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     targets = [
         (name, module) for name, module in model.named_modules() if quantizable(name, module)
     ]
     counts = {"layers": 0, "fused": 0, "weights": 0, "bytes": 0, "engine": engine or "none",
               "activation_bits": (7 if seven_bits else 8) if engine else 16,
-              "weight_bits": weight_bits if engine else 8}  # fmt: skip
+              "weight_bits": weight_bits}  # fmt: skip
     fuse = FUSE if fuse is None else fuse
     fused = fused_groups(model, {name for name, _ in targets}) if fuse else {}
     with torch.no_grad():
