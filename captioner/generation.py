@@ -39,6 +39,12 @@ from captioner.textstream import IncrementalDecoder, token_id
 
 log = logging.getLogger(__name__)
 
+# How the video processor is to treat a clip's frames: captioner.video sampled them (with their
+# real times) and decoded them at the planned resolution, so it neither samples nor resizes.
+# Its per-frame pixel cap is a resize rule, moot without resizing; saying False keeps
+# transformers 5.23 from warning at every start that videos "cost far more tokens" uncapped.
+PREPARED_FRAMES = {"do_sample_frames": False, "do_resize": False, "cap_pixels_per_frame": False}
+
 
 # --- requests and events --------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -363,8 +369,7 @@ class TransformersBackend:
                     text=[text],
                     videos=[clip.frames],
                     video_metadata=[VideoMetadata(**clip.processor_metadata())],
-                    do_sample_frames=False,  # frames were sampled by captioner.video, with real times
-                    do_resize=False,  # ...and decoded at the planned resolution
+                    **PREPARED_FRAMES,
                     return_tensors="pt",
                 )
         else:

@@ -61,6 +61,34 @@ def test_prompt_carries_the_frames_real_timestamps(vl, clip):
     assert "<|im_start|>system\n" in text and text.endswith("<|im_start|>assistant\n")
 
 
+def test_processor_takes_the_frames_as_sampled_and_sized(vl, clip):
+    """captioner.video sampled and sized the frames: the processor patches them as they are,
+    and is told its per-frame pixel cap (a resize rule) is moot, so transformers does not warn
+    at every start that uncapped videos "cost far more tokens"."""
+    import logging
+
+    from transformers.utils import logging as hf_logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = hf_logging.get_logger("transformers.models.qwen3_vl.video_processing_qwen3_vl")
+    verbosity = hf_logging.get_verbosity()
+    logging.Logger.warning_once.cache_clear()  # transformers warns once per process
+    logger.addHandler(handler)
+    hf_logging.set_verbosity_warning()
+    try:
+        inputs, _, video_tokens = generation.TransformersBackend(vl).prepare(Request("설명", clip))
+    finally:
+        logger.removeHandler(handler)
+        hf_logging.set_verbosity(verbosity)
+    assert not [r for r in records if "cap_pixels_per_frame" in r.getMessage()]
+    n, height, width, _ = clip.frames.shape
+    patch = vl.processor.video_processor.patch_size
+    assert inputs["video_grid_thw"].tolist() == [[n // 2, height // patch, width // patch]]
+    assert video_tokens == n // 2 * (height // patch) * (width // patch) // 4
+
+
 def test_same_seed_same_answer(vl, clip):
     options = Options(max_new_tokens=8, seed=123)
     first = _run(vl, Request("설명", clip, options=options))[-1].answer

@@ -116,17 +116,15 @@ def _frames(n: int, pixels: int):
 def _inputs(processor, frames, device):
     from transformers.video_utils import VideoMetadata
 
-    import captioner.dev.tiny as tiny
-    from captioner import prompts
+    from captioner import generation, prompts
 
     messages = prompts.build_messages(PROMPT, with_video=True, accepts_video=True)
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    del tiny
     n = len(frames)
     meta = VideoMetadata(total_num_frames=n, fps=2.0, frames_indices=list(range(n)),
                          duration=n / 2.0, width=frames.shape[2], height=frames.shape[1])  # fmt: skip
     inputs = processor(text=[text], videos=[frames], video_metadata=[meta],
-                       do_sample_frames=False, do_resize=False, return_tensors="pt")  # fmt: skip
+                       **generation.PREPARED_FRAMES, return_tensors="pt")  # fmt: skip
     return {k: v.to(device) for k, v in inputs.items() if k != "token_type_ids"}
 
 
