@@ -24,7 +24,17 @@ round in one process (so the machine's other load falls on every part alike), me
   with no arithmetic at all.
 
 The two kinds of step each add a token to the cache, so the context grows by two a round
-(reported). ``--emulate avx2`` runs it with every library capped at AVX2 (``cpu_bench``'s
+(reported).
+
+``--compile`` measures instead whether a compiled decoding step would take the rest away: the
+same int8 step eager and through ``torch.compile`` (inductor), interleaved round by round, with
+transformers' ``StaticCache`` (the slab cache's Python bookkeeping would break the graph),
+every layer alone (a fused layer's parts share one product through Python state) and
+FBGEMM's product wrapped as an opaque custom op (its packed weights are objects, not
+tensors; ``graph_breaks`` counts what was left eager anyway); the compile time, and the two
+steps' logits compared at one position.
+
+``--emulate avx2`` runs it with every library capped at AVX2 (``cpu_bench``'s
 switches): the path of a CPU without AVX-512 (fp32 floats, 7-bit weights, the AVX2 kernel).
 No figure here is asserted by a test: they go to the README with the CPU named.
 """
@@ -32,7 +42,9 @@ No figure here is asserted by a test: they go to the README with the CPU named.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
+import functools
 import json
 import shutil
 import statistics
@@ -365,6 +377,125 @@ def split(model: str, rounds: int = 20, prompt_tokens: int = 574, kernel: bool =
     }
 
 
+@functools.cache
+def _opaque_product():
+    """FBGEMM's one-row product as a custom op compile can keep whole: the packed weights are
+    looked up by number in ``_PACKED`` (objects, not tensors, cannot be its arguments)."""
+    import torch
+
+    # the schema spelled out: this module's annotations are strings (``from __future__``)
+    @torch.library.custom_op("captioner_dev::fbgemm_row", mutates_args=(),
+                             schema="(Tensor x, int index, int out_features) -> Tensor")  # fmt: skip
+    def fbgemm_row(x, index, out_features):
+        return torch.ops.quantized.linear_dynamic(x, _PACKED[index], False)
+
+    @fbgemm_row.register_fake
+    def _(x, index, out_features):
+        return x.new_empty(*x.shape[:-1], out_features)
+
+    return fbgemm_row
+
+
+_PACKED: list = []
+
+
+@contextlib.contextmanager
+def _products_as_custom_ops(net):
+    """``QuantizedLinear``'s one-row calls through ``_opaque_product`` while the block runs."""
+    import torch
+
+    from captioner import quantize
+
+    layer_class, _ = quantize._module_classes()
+    forward, op = layer_class.forward, _opaque_product()
+    pieces = {}
+    for layer in net.modules():
+        if isinstance(layer, layer_class) and layer.packed is not None and layer.bias is None:
+            pieces[layer] = []
+            for piece in layer.packed:
+                rows = torch.ops.quantized.linear_unpack(piece)[0].shape[0]
+                pieces[layer].append((len(_PACKED), rows))
+                _PACKED.append(piece)
+
+    def one_row(layer, x):
+        flat = x.reshape(-1, x.shape[-1])
+        if flat.shape[0] != 1 or layer not in pieces:
+            return forward(layer, x)
+        parts = [op(flat.float(), index, rows) for index, rows in pieces[layer]]
+        y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return y.to(x.dtype).view(*x.shape[:-1], layer.out_features)
+
+    layer_class.forward = one_row
+    try:
+        yield
+    finally:
+        layer_class.forward = forward
+        _PACKED.clear()
+
+
+def compiled(model: str, rounds: int = 16, prompt_tokens: int = 574) -> dict:
+    """The ``--compile`` measurement (module docstring), for a catalog id or a folder."""
+    import torch
+    from torch._dynamo.utils import counters
+    from transformers.cache_utils import StaticCache
+
+    from captioner import hardware, loader
+    from captioner import precision as precision_
+
+    folder = cpu_bench.checkpoint(model)
+    compute = precision_.compute_dtype("int8", cpu_bench.float_precision())
+    request = loader.ModelRequest(str(folder), precision="int8", compute_dtype=compute,
+                                  device="cpu", device_map={"": "cpu"},
+                                  attn_implementation=cpu_bench.attention())  # fmt: skip
+    with cpu_bench.variant("int8-unfused"):
+        net = loader.load(request).model
+    vocab = net.config.get_text_config().vocab_size
+    ids = torch.randint(min(1000, vocab // 2), vocab - 1, (1, prompt_tokens))
+    times: dict[str, list[float]] = {"eager": [], "compiled": []}
+    with torch.inference_mode(), _products_as_custom_ops(net):
+        cache = StaticCache(config=net.config, max_cache_len=prompt_tokens + 2 * rounds + 4)
+        logits = net(input_ids=ids, past_key_values=cache, use_cache=True,
+                     cache_position=torch.arange(prompt_tokens)).logits  # fmt: skip
+        token = logits[:, -1:].argmax(-1)
+        fast = torch.compile(net, dynamic=False)
+        position = prompt_tokens
+
+        def step(runner):
+            nonlocal position
+            at = torch.tensor([position])
+            position += 1
+            return runner(input_ids=token, past_key_values=cache, use_cache=True, cache_position=at)
+
+        counters.clear()
+        began = time.perf_counter()
+        step(fast)
+        compile_s = time.perf_counter() - began
+        breaks = sum(counters["graph_break"].values())  # each one a piece left eager
+        for _ in range(rounds):
+            for name, runner in (("eager", net), ("compiled", fast)):
+                began = time.perf_counter()
+                step(runner)
+                times[name].append(time.perf_counter() - began)
+        position -= 1  # both again at one position: the same cache row rewritten
+        eager = step(net).logits.float().flatten()
+        position -= 1
+        fast_logits = step(fast).logits.float().flatten()
+    cosine = torch.nn.functional.cosine_similarity(eager, fast_logits, dim=0).item()
+    return {
+        "model": model,
+        "precision": "int8 (each layer alone)",
+        "cache": "StaticCache",
+        "cpu": hardware.detect().cpu_name,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "rounds": rounds,
+        "compile_s": round(compile_s, 1),
+        "graph_breaks": breaks,
+        "ms": {name: _median_ms(values) for name, values in times.items()},
+        "logits_cosine": round(cosine, 6),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m captioner.dev.step_split",
                                      description=__doc__.split("\n")[0])  # fmt: skip
@@ -372,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--prompt-tokens", type=int, default=574)
     parser.add_argument("--no-kernel", action="store_true", help="leave the C kernel out")
+    parser.add_argument("--compile", action="store_true",
+                        help="eager against torch.compile'd steps instead (module docstring)")  # fmt: skip
     parser.add_argument("--emulate", choices=sorted(cpu_bench.EMULATE),
                         help="in a child process with every library capped (cpu_bench)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -381,9 +514,13 @@ def main(argv: list[str] | None = None) -> int:
                  "--model", args.model, "--rounds", str(args.rounds),
                  "--prompt-tokens", str(args.prompt_tokens)]  # fmt: skip
         child += ["--no-kernel"] if args.no_kernel else []
+        child += ["--compile"] if args.compile else []
         root = Path(__file__).resolve().parents[2]  # `python -m` there imports this checkout
         return subprocess.run(child, cwd=root, check=False).returncode
-    result = split(args.model, args.rounds, args.prompt_tokens, kernel=not args.no_kernel)
+    if args.compile:
+        result = compiled(args.model, args.rounds, args.prompt_tokens)
+    else:
+        result = split(args.model, args.rounds, args.prompt_tokens, kernel=not args.no_kernel)
     print(json.dumps(result, indent=1))
     return 0
 

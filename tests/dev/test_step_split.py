@@ -85,3 +85,21 @@ def test_emulated_avx2_split_takes_the_avx2_path(tiny_vl, capfd):
     result = json.loads(capfd.readouterr().out)
     assert result["cpu_capability"] == "AVX2" and result["c_kernel"] == "AVX2"
     assert result["layer_calls"] > 0 and all(ms > 0 for ms in result["ms"].values())
+
+
+def test_compiled_step_is_the_eager_step(tiny_vl, capsys):
+    """``--compile``: the int8 step through torch.compile (FBGEMM's product an opaque custom
+    op, no graph break left to fall back on) gives the eager step's logits, and both are
+    timed; the app's QuantizedLinear is left as it was."""
+    from captioner import quantize
+
+    layer_class, _ = quantize._module_classes()
+    forward = layer_class.forward
+    argv = ["--model", tiny_vl, "--rounds", "2", "--prompt-tokens", "16", "--compile"]
+    assert step_split.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["cache"] == "StaticCache" and result["compile_s"] > 0
+    assert result["graph_breaks"] == 0
+    assert result["logits_cosine"] > 0.99
+    assert all(ms > 0 for ms in result["ms"].values())
+    assert layer_class.forward is forward and not step_split._PACKED
