@@ -18,7 +18,7 @@ round in one process (so the machine's other load falls on every part alike), me
   by the app: u8 · s8 dot products (AVX-512 VNNI, or AVX2 with the 7-bit weights such a CPU
   gets), the weights unpacked from FBGEMM's and stored in the order the kernel reads them,
   the activations quantized per token as FBGEMM's are. It is what "a faster int8 kernel of
-  our own" would buy. Compiled with the system's C compiler into a temporary folder; without
+  our own" would buy. Compiled with the system's C compiler in a temporary folder; without
   a compiler, or on a CPU without AVX2, it is left out (None);
 - ``read``: a plain fp32 sum over as many bytes as the products read: the memory's speed
   with no arithmetic at all.
@@ -245,15 +245,20 @@ def reference(x, weight, scales):
 
 def build(vnni: bool | None = None, folder: Path | None = None) -> CKernel | None:
     """The comparison kernel compiled for this CPU (``vnni``: None asks ``hardware``, which
-    also honours ``ATEN_CPU_CAPABILITY`` emulation), or None without a C compiler or AVX2."""
+    also honours ``ATEN_CPU_CAPABILITY`` emulation), or None without a C compiler or AVX2.
+    Built in ``folder``, or in a temporary one removed once the library is loaded."""
     from captioner import hardware
 
     flags = hardware.detect().cpu_flags
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None or "avx2" not in flags:
         return None
-    folder = Path(folder or tempfile.mkdtemp(prefix="captioner-gemv-"))
-    source, library = folder / "gemv.c", folder / "gemv.so"
+    if vnni is None:
+        vnni = "avx512_vnni" in flags  # every such CPU has AVX-512 BW too
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="captioner-gemv-") as scratch:
+            return build(vnni, Path(scratch))  # a loaded library outlives its file
+    source, library = Path(folder) / "gemv.c", Path(folder) / "gemv.so"
     source.write_text(_C_SOURCE)
     command = [compiler, "-O3", "-shared", "-fPIC", "-fopenmp", str(source), "-o", str(library)]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -263,8 +268,6 @@ def build(vnni: bool | None = None, folder: Path | None = None) -> CKernel | Non
     # after torch, so the library's libgomp.so.1 is the one torch loaded: one OpenMP pool
     import torch  # noqa: F401
 
-    if vnni is None:
-        vnni = "avx512_vnni" in flags  # every such CPU has AVX-512 BW too
     return CKernel(ctypes.CDLL(str(library)), vnni)
 
 
