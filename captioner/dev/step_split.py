@@ -57,8 +57,8 @@ from pathlib import Path
 
 from captioner.dev import cpu_bench
 
-BLOCK_ROWS = 8  # the C kernel's rows per block (one accumulator each)
-CHUNK = 64  # bytes of a row the kernel reads at once (one AVX-512 register)
+BLOCK_ROWS = 8  # the C kernel's rows per block (one accumulator each): its R
+CHUNK = 64  # bytes of a row the kernel reads at once (one AVX-512 register): its C
 
 # The comparison kernel. Weights are packed in blocks of BLOCK_ROWS rows; within a block, for
 # each CHUNK-byte piece of the rows, the rows' pieces follow one another, so each thread reads
@@ -74,7 +74,7 @@ _C_SOURCE = r"""
 #define R 8
 #define C 64
 
-/* x (fp32, K) to u8 = round(x / s) + 128 with s = max|x| / 127; the tail up to Kp zeros. */
+/* x (fp32, K) to u8 = round(x / s) + 128 with s = max|x| / 127; the tail up to Kp 128 (0). */
 static float quantize_row(const float *x, int K, int Kp, uint8_t *q) {
     float peak = 0.f;
     for (int k = 0; k < K; k++) { float a = fabsf(x[k]); if (a > peak) peak = a; }
@@ -286,19 +286,35 @@ def _median_ms(times: list[float]) -> float:
     return round(statistics.median(times) * 1e3, 2)
 
 
-def split(model: str, rounds: int = 20, prompt_tokens: int = 574, kernel: bool = True) -> dict:
-    """The measurement described in the module docstring, for a catalog id or a folder."""
-    import torch
-
-    from captioner import hardware, kvcache, loader, quantize
+def _int8_model(model: str, variant: str = "int8"):
+    """The model (a catalog id or a folder) in int8 through the real loader, as the CPU runtime
+    loads it; ``variant``: one of ``cpu_bench.VARIANTS`` of int8 instead."""
+    from captioner import loader
     from captioner import precision as precision_
 
     folder = cpu_bench.checkpoint(model)
     compute = precision_.compute_dtype("int8", cpu_bench.float_precision())
-    request = loader.ModelRequest(str(folder), precision="int8", compute_dtype=compute,
-                                  device="cpu", device_map={"": "cpu"},
-                                  attn_implementation=cpu_bench.attention())  # fmt: skip
-    net = loader.load(request).model
+    with cpu_bench.variant(variant) as precision:
+        request = loader.ModelRequest(str(folder), precision=precision, compute_dtype=compute,
+                                      device="cpu", device_map={"": "cpu"},
+                                      attn_implementation=cpu_bench.attention())  # fmt: skip
+        return loader.load(request).model
+
+
+def _random_prompt(net, tokens: int):
+    import torch
+
+    vocab = net.config.get_text_config().vocab_size
+    return torch.randint(min(1000, vocab // 2), vocab - 1, (1, tokens))
+
+
+def split(model: str, rounds: int = 20, prompt_tokens: int = 574, kernel: bool = True) -> dict:
+    """The measurement described in the module docstring, for a catalog id or a folder."""
+    import torch
+
+    from captioner import hardware, kvcache, quantize
+
+    net = _int8_model(model)
     layer_class, _ = quantize._module_classes()
     forward = layer_class.forward
     calls: list[tuple] = []
@@ -310,8 +326,7 @@ def split(model: str, rounds: int = 20, prompt_tokens: int = 574, kernel: bool =
     def zeros(layer, x):
         return x.new_zeros(*x.shape[:-1], layer.out_features)
 
-    vocab = net.config.get_text_config().vocab_size
-    ids = torch.randint(min(1000, vocab // 2), vocab - 1, (1, prompt_tokens))
+    ids = _random_prompt(net, prompt_tokens)
     c_kernel = build() if kernel else None
     with torch.inference_mode():
         cache = kvcache.new_cache(net)
@@ -442,18 +457,10 @@ def compiled(model: str, rounds: int = 16, prompt_tokens: int = 574) -> dict:
     from torch._dynamo.utils import counters
     from transformers.cache_utils import StaticCache
 
-    from captioner import hardware, loader
-    from captioner import precision as precision_
+    from captioner import hardware
 
-    folder = cpu_bench.checkpoint(model)
-    compute = precision_.compute_dtype("int8", cpu_bench.float_precision())
-    request = loader.ModelRequest(str(folder), precision="int8", compute_dtype=compute,
-                                  device="cpu", device_map={"": "cpu"},
-                                  attn_implementation=cpu_bench.attention())  # fmt: skip
-    with cpu_bench.variant("int8-unfused"):
-        net = loader.load(request).model
-    vocab = net.config.get_text_config().vocab_size
-    ids = torch.randint(min(1000, vocab // 2), vocab - 1, (1, prompt_tokens))
+    net = _int8_model(model, "int8-unfused")
+    ids = _random_prompt(net, prompt_tokens)
     times: dict[str, list[float]] = {"eager": [], "compiled": []}
     with torch.inference_mode(), _products_as_custom_ops(net):
         cache = StaticCache(config=net.config, max_cache_len=prompt_tokens + 2 * rounds + 4)
