@@ -328,7 +328,8 @@ class _Masks:
         self.vocab = vocab
         self.block_han, self.block_kana = block_han, block_kana
         groups = ((HAN_RANGES,) if block_han else ()) + ((KANA_RANGES,) if block_kana else ())
-        self.blocked_set = _Ranges(*groups)
+        # U+FFFD in every mode: a pending character is never completed into it either
+        self.blocked_set = _Ranges(((ord(REPLACEMENT), ord(REPLACEMENT)),), *groups)
         blocked = torch.zeros(vocab.rows, dtype=torch.bool)
         blocked[vocab.tokens :] = True  # padding rows: no token behind them
         counts = dict.fromkeys(
@@ -395,7 +396,7 @@ class _Masks:
         )
 
     def blocked_char(self, cp: int) -> bool:
-        return cp in self.blocked_set or cp == ord(REPLACEMENT)
+        return cp in self.blocked_set
 
     def pending_allowed(self, pending: bytes):
         """The token ids allowed when ``pending`` (an incomplete character) ends the answer.
