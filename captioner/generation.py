@@ -338,12 +338,7 @@ class TransformersBackend:
         loaded = self.loaded
         # a real id's values come from the catalog, a folder's from its generation_config
         source = loaded.model_id if catalog.find(loaded.model_id) else loaded.path
-        recommended = catalog.recommended_sampling(source, options.think)
-        values = {k: getattr(options, k) for k in recommended if getattr(options, k) is not None}
-        merged = {**recommended, **values}
-        merged["do_sample"] = options.do_sample if options.do_sample is not None else True
-        _validate(merged)
-        return merged
+        return merged_sampling(source, options)
 
     def prepare(self, request: Request) -> tuple[dict, list[int], int]:
         """Model inputs for the request, the prompt ids and the number of video tokens."""
@@ -595,18 +590,44 @@ def _vocab_rows(model) -> int | None:
     return getattr(text, "vocab_size", None)
 
 
-def _validate(sampling: dict) -> None:
+def merged_sampling(source, options: Options) -> dict:
+    """The request's sampling values over the recommended ones of ``source`` (a catalog id or
+    a model folder), checked: what every backend sends to its model."""
+    recommended = catalog.recommended_sampling(source, options.think)
+    values = {k: getattr(options, k) for k in recommended if getattr(options, k) is not None}
+    merged = {**recommended, **values}
+    if options.do_sample is not None:
+        merged["do_sample"] = options.do_sample
+    else:  # temperature 0 asks for greedy decoding, as OpenAI-compatible servers read it
+        merged["do_sample"] = options.temperature != 0
+    _validate(merged, options.seed)
+    return merged
+
+
+SEED_LIMIT = 2**32  # transformers.set_seed (NumPy's generator) takes 0 <= seed < 2**32
+
+
+def _validate(sampling: dict, seed: int | None = None) -> None:
+    # "not low <= x <= high" is also true of NaN, so NaN is refused with the rest
+    def outside(key, low, high, low_open=False):
+        value = float(sampling[key])
+        return not (low < value <= high if low_open else low <= value <= high)
+
     problems = []
-    if not 1 <= int(sampling["max_new_tokens"]) <= 32768:
-        problems.append("max_new_tokens 1..32768")
-    if sampling["do_sample"] and not 0 < float(sampling["temperature"]) <= 5:
-        problems.append("temperature 0..5")
-    if not 0 < float(sampling["top_p"]) <= 1:
-        problems.append("top_p 0..1")
-    if int(sampling["top_k"]) < 0:
-        problems.append("top_k >= 0")
-    if float(sampling["repetition_penalty"]) <= 0:
-        problems.append("repetition_penalty > 0")
+    if outside("max_new_tokens", 1, 32768):
+        problems.append("1 <= max_new_tokens <= 32768")
+    if sampling["do_sample"] and outside("temperature", 0, 5, low_open=True):
+        problems.append("0 < temperature <= 5")
+    if outside("top_p", 0, 1, low_open=True):
+        problems.append("0 < top_p <= 1")
+    if outside("top_k", 0, float("inf")):
+        problems.append("0 <= top_k")
+    if outside("repetition_penalty", 0, 10, low_open=True):
+        problems.append("0 < repetition_penalty <= 10")
+    if sampling.get("presence_penalty") is not None and outside("presence_penalty", -2, 2):
+        problems.append("-2 <= presence_penalty <= 2")  # OpenAI's range, which servers enforce
+    if seed is not None and not 0 <= int(seed) < SEED_LIMIT:
+        problems.append(f"0 <= seed < {SEED_LIMIT}")
     if problems:
         joined = ", ".join(problems)
         raise InvalidRequest(

@@ -162,6 +162,36 @@ def test_bad_sampling_is_a_user_error(vl, clip):
     assert isinstance(event.error, InvalidRequest) and "top_p" in event.error.en
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (Options(repetition_penalty=float("nan")), "repetition_penalty"),
+        (Options(presence_penalty=float("nan")), "presence_penalty"),
+        (Options(presence_penalty=1e308), "presence_penalty"),
+        (Options(temperature=float("inf")), "temperature"),
+        (Options(top_k=-1), "top_k"),
+        (Options(seed=-1), "seed"),
+        (Options(seed=2**32), "seed"),
+    ],
+)
+def test_every_sampling_value_has_a_range(options, named):
+    # NaN slips past "<= 0" tests; a seed outside 0..2**32-1 made set_seed fail mid-run
+    with pytest.raises(InvalidRequest) as caught:
+        generation.merged_sampling("Qwen/Qwen3-VL-2B-Instruct", options)
+    assert named in caught.value.en and named in caught.value.ko
+
+
+def test_temperature_zero_is_greedy():
+    greedy = generation.merged_sampling("Qwen/Qwen3-VL-2B-Instruct", Options(temperature=0))
+    assert greedy["do_sample"] is False
+    sampled = generation.merged_sampling("Qwen/Qwen3-VL-2B-Instruct", Options(seed=2**32 - 1))
+    assert sampled["do_sample"] is True and sampled["temperature"] == 0.7
+    with pytest.raises(InvalidRequest, match="temperature"):
+        generation.merged_sampling(
+            "Qwen/Qwen3-VL-2B-Instruct", Options(temperature=0, do_sample=True)
+        )
+
+
 def _ids(tok, text):
     return tok(text, add_special_tokens=False)["input_ids"]
 

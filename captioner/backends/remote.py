@@ -200,14 +200,9 @@ class RemoteBackend:
         return tuple(i / float(rate) for i in range(len(clip.timestamps)))
 
     def sampling(self, options: Options) -> dict:
-        from captioner.generation import _validate
+        from captioner.generation import merged_sampling
 
-        recommended = catalog.recommended_sampling(self.model_id, options.think)
-        values = {k: getattr(options, k) for k in recommended if getattr(options, k) is not None}
-        merged = {**recommended, **values}
-        merged["do_sample"] = options.do_sample if options.do_sample is not None else True
-        _validate(merged)
-        return merged
+        return merged_sampling(self.model_id, options)
 
     def stream(self, request: Request, stop: threading.Event | None = None) -> Iterator[Event]:
         stop = stop or threading.Event()
