@@ -109,9 +109,15 @@ def resolve(
     local = Path(model).expanduser()
     if local.is_dir():
         return local, revision
+    if local.exists():
+        raise ModelLoadError(
+            f"'{model}' 은(는) 파일입니다. 모델 폴더나 Hub 모델 ID 를 주세요.",
+            f"'{model}' is a file: give a model folder or a Hub model id.",
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
+        HFValidationError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
@@ -126,6 +132,12 @@ def resolve(
             cache_dir=cache_dir,
             tqdm_class=_progress_tqdm(progress),
         )
+    except HFValidationError as exc:  # "/tmp/typo", "./model": a folder that is not there
+        raise ModelLoadError(
+            f"'{model}' 은(는) 없는 폴더이고 Hub 모델 ID(owner/name)도 아닙니다.",
+            f"'{model}' is neither an existing folder nor a Hub model id (owner/name).",
+            detail=type(exc).__name__,
+        ) from exc
     except GatedRepoError as exc:
         raise ModelLoadError(
             f"'{model}' 은(는) 접근 승인이 필요한 모델입니다. HF_TOKEN 을 설정하세요.",

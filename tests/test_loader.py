@@ -84,6 +84,18 @@ def test_offline_unknown_hub_id_is_a_clear_error(monkeypatch):
     assert "오프라인" in info.value.ko and "offline" in info.value.en
 
 
+@pytest.mark.parametrize("kind", ["missing folder", "file"])
+def test_a_mistyped_local_path_is_a_clear_error(tmp_path, kind):
+    # a path that is no folder is not a Hub id either: it was a typo, not a download
+    path = tmp_path / "model"
+    if kind == "file":
+        path.write_text("x", encoding="utf-8")
+    with pytest.raises(ModelLoadError) as info:
+        loader.load(_request(str(path)))
+    assert str(path) in info.value.en and str(path) in info.value.ko
+    assert ("file" if kind == "file" else "folder") in info.value.en
+
+
 def test_unknown_precision(tiny_text):
     with pytest.raises(ModelLoadError):
         loader.load(_request(tiny_text, precision="int3"))
