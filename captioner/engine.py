@@ -198,13 +198,14 @@ def _select_served(
 
 
 def _frame_budget(request: DescribeRequest, decision: profiles.Decision) -> tuple[int, int]:
-    """(frames, pixels per frame): the request's, else the decision's; positive."""
+    """(frames, pixels per frame): the request's, else (None or 0, as on the page) the
+    decision's; at least one frame of 32x32 pixels, at a positive fps."""
     max_frames = request.max_frames or decision.max_frames
     max_pixels = request.max_pixels or decision.max_pixels
     if max_frames < 1 or max_pixels < 32 * 32 or not request.fps > 0:
         raise InvalidRequest(
-            "프레임 수, 해상도, fps 는 양수여야 합니다.",
-            "Frames, resolution and fps must be positive.",
+            "프레임 수는 1 이상, 프레임당 픽셀은 1024(32×32) 이상, fps 는 양수여야 합니다.",
+            "Frames must be at least 1, pixels per frame at least 1024 (32x32), fps positive.",
         )
     return max_frames, max_pixels
 

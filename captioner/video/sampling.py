@@ -78,13 +78,18 @@ def frame_budget(info: VideoInfo, spec: SamplingSpec) -> int:
     n = min(max(n, spec.min_frames), spec.max_frames, info.frame_count)
     if n % 2 and info.frame_count >= 2:
         # Qwen3-VL merges frames in pairs (temporal patch 2): an odd count would make the
-        # processor repeat the last frame, so round to even, up where the limits allow.
-        n = n + 1 if n + 1 <= min(spec.max_frames, info.frame_count) else n - 1
+        # processor repeat the last frame, so round to even, up where the limits allow, down
+        # where they do not, except from one frame (a cap of 1: the processor repeats it).
+        if n + 1 <= min(spec.max_frames, info.frame_count):
+            n += 1
+        elif n > 1:
+            n -= 1
     return max(n, 0)
 
 
 def sample_indices(info: VideoInfo, spec: SamplingSpec) -> list[int]:
-    """Frame indices, uniform over the duration at ``spec.fps``; sorted, unique, even count.
+    """Frame indices, uniform over the duration at ``spec.fps``; sorted, unique, an even count
+    (but 1 where the video or the cap allows only one).
 
     At most ``max_frames``; at least ``min_frames`` where the video has that many frames.
     """

@@ -71,6 +71,7 @@ def test_target_size_of_4k_and_bbb() -> None:
         (60.0, None, SamplingSpec(max_frames=7, min_frames=2), 6),  # odd cap: rounded down
         (0.1, 3, SamplingSpec(), 2),  # fewer frames than min_frames: even, within the video
         (0.1, 1, SamplingSpec(), 1),  # a single frame stays a single frame
+        (10.0, None, SamplingSpec(max_frames=1, min_frames=1), 1),  # a cap of 1 is not 0
         (10.0, None, SamplingSpec(fps=0.5, min_frames=4), 6),  # 5 -> 6
     ],
 )
@@ -82,7 +83,7 @@ def test_sample_counts(
     assert len(indices) == expected
     assert indices == sorted(set(indices))
     assert 0 <= indices[0] and indices[-1] < info.frame_count
-    if info.frame_count >= 2:
+    if min(info.frame_count, spec.max_frames) >= 2:
         assert len(indices) % 2 == 0
 
 
