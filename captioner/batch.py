@@ -158,6 +158,7 @@ class BatchSummary:
     subtitle_errors: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     replicas: dict[str, int] = field(default_factory=dict)  # requests per server replica
+    output_error: dict | None = None  # the exports could not be written (ko, en)
 
     @property
     def internal_failures(self) -> int:
@@ -179,6 +180,7 @@ class BatchSummary:
             "subtitle_errors": self.subtitle_errors,
             "files": {k: str(v) for k, v in self.files.items()},
             "replicas": self.replicas,
+            "output_error": self.output_error,
         }
 
     def text(self) -> str:
@@ -213,6 +215,9 @@ class BatchSummary:
             )
         for kind, path in self.files.items():
             lines.append(f"  {kind}: {path}")
+        if self.output_error:
+            e = self.output_error
+            lines.append(f"  결과 파일 실패 / outputs failed: {e['ko']} / {e['en']}")
         return "\n".join(lines)
 
 
@@ -257,7 +262,7 @@ def run_batch(
         )
     items = _prompt_items(presets, prompts)
     model_list: list[str | None] = list(models) or [None]
-    out = Path(out_dir) if out_dir is not None else None
+    out = _output_folder(out_dir) if out_dir is not None else None
     stop = stop or threading.Event()
     summary = BatchSummary(total=len(videos) * len(items) * len(model_list))
     started = time.perf_counter()
@@ -332,8 +337,33 @@ def run_batch(
         summary.total_s = time.perf_counter() - started
         summary.replicas = _replica_counts(settings)
         if out is not None:
-            _write_outputs(summary, log, access, out, exports, srt, vtt)
+            try:
+                _write_outputs(summary, log, access, out, exports, srt, vtt)
+            except OSError as exc:  # a full disk, a folder removed meanwhile: the runs are logged
+                summary.output_error = {
+                    "ko": f"{out} 에 쓰지 못했습니다 ({exc.strerror or exc}). 결과는 실행 기록에 "
+                    "있습니다: review export 로 다시 내보낼 수 있습니다.",
+                    "en": f"could not write to {out} ({exc.strerror or exc}). The runs are in "
+                    "the run log: review export writes them again.",
+                }
     return summary
+
+
+def _output_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """The output folder, made now: a path that cannot be one is refused before any run."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidRequest(
+            f"결과 폴더 {out} 을(를) 만들 수 없습니다: {exc.strerror or exc}",
+            f"Cannot make the output folder {out}: {exc.strerror or exc}",
+        ) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InvalidRequest(
+            f"결과 폴더 {out} 에 쓸 수 없습니다.", f"The output folder {out} is not writable."
+        )
+    return out
 
 
 @dataclass

@@ -17,6 +17,7 @@ read, :class:`SubtitleParseError` says so in Korean and English.
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,6 +328,30 @@ def write(cues: list[Cue], path: str | Path, format: str | None = None) -> Path:
             f"알 수 없는 자막 형식 '{fmt}' (가능: srt, vtt)",
             f"Unknown subtitle format '{fmt}' (choose from srt, vtt)",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_srt(cues) if fmt == "srt" else to_vtt(cues), encoding="utf-8")
+    check_target(path)
+    try:
+        path.write_text(to_srt(cues) if fmt == "srt" else to_vtt(cues), encoding="utf-8")
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     return path
+
+
+def check_target(path: str | Path) -> Path:
+    """A subtitle file's path, its folder made now; refused (``InvalidRequest``) when it
+    cannot be a file, so a command can say so before it spends minutes on the answer."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+    return path
+
+
+def _unwritable(path: Path, exc: OSError) -> InvalidRequest:
+    reason = exc.strerror or str(exc)
+    return InvalidRequest(
+        f"자막 파일 {path} 을(를) 쓸 수 없습니다: {reason}",
+        f"Cannot write the subtitle file {path}: {reason}",
+    )

@@ -229,3 +229,56 @@ def test_batch_command(tiny_vl, clips, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "video_empty" in err and "Traceback" not in err
     assert _cli("batch", str(tmp_path / "nothing-here"), "--out", str(out), "--db", str(db)) == 2
+
+
+def test_ctrl_c_stops_the_batch_and_keeps_the_stopped_run(tiny_vl, clips, tmp_path):
+    from runcli import interrupted
+
+    from captioner.cli import common
+
+    db, out = tmp_path / "cli.sqlite3", tmp_path / "out"
+
+    def running(_stdout: str) -> bool:
+        if not db.exists():
+            return False
+        with runlog.RunLog(db) as log:
+            return bool(log.query(access=common.access(), status="running"))
+
+    sent, result = interrupted("batch", str(clips), "--model", tiny_vl, "--max-new-tokens", "4000",
+                               "--out", str(out), "--db", str(db), "--json", ready=running)  # fmt: skip
+    assert sent, result.stderr
+    assert result.returncode == 130 and "Traceback" not in result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["interrupted"] and summary["stopped"] == 1 and len(summary["run_ids"]) == 1
+    # the stopped run is in the batch's own outputs, not only in the run log
+    (line,) = (out / "runs.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["id"] == summary["run_ids"][0]
+    assert "배치 중단" in result.stderr and "batch interrupted" in result.stderr
+
+
+def test_an_output_folder_that_cannot_be_made_is_refused_before_any_run(
+    tmp_path, run_log, settings
+):
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder", encoding="utf-8")
+    make_video(tmp_path / "x.mp4", n_frames=4, fps=4, width=64, height=64)
+    with pytest.raises(InvalidRequest) as caught:
+        batch.run_batch([tmp_path / "x.mp4"], out_dir=taken, log=run_log, settings=settings)
+    assert str(taken) in caught.value.en and str(taken) in caught.value.ko
+    assert run_log.query(access=ACCESS) == []
+
+
+def test_outputs_that_fail_to_write_leave_the_summary_and_the_runs(
+    tiny_vl, clips, tmp_path, run_log, settings, monkeypatch
+):
+    import errno
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runlog, "export", disk_full)  # a full disk, the one way to get there
+    summary = batch.run_batch([clips / "a.mp4"], models=[tiny_vl], out_dir=tmp_path / "out",
+                              log=run_log, settings=settings, options=OPTIONS)  # fmt: skip
+    assert summary.done == 1 and len(summary.run_ids) == 1
+    assert "No space left" in summary.output_error["en"] and "review export" in summary.text()
+    assert [r.id for r in run_log.query(access=ACCESS)] == summary.run_ids

@@ -264,3 +264,14 @@ def test_write_files(tmp_path):
     assert vtt.read_text(encoding="utf-8").startswith("WEBVTT\n\n00:00:01.000 --> ")
     with pytest.raises(InvalidRequest):
         subtitles.write(cues, tmp_path / "a.txt")
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_an_unwritable_target_is_a_clear_error(tmp_path, where):
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    target = tmp_path / "file.txt" / "a.srt" if where == "under a file" else tmp_path
+    for call in (lambda: subtitles.check_target(target),
+                 lambda: subtitles.write([Cue(0, 1, "x")], target, "srt")):  # fmt: skip
+        with pytest.raises(InvalidRequest) as caught:
+            call()
+        assert str(target) in caught.value.en and str(target) in caught.value.ko

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from typing import Any
 
 import captioner.cli.common as common
@@ -38,8 +39,12 @@ def register(sub) -> None:
     batch.add_argument("--seed", type=int)
     batch.add_argument("--temperature", type=float)
     batch.add_argument("--fps", type=float, default=2.0, help="frames sampled per second")
-    batch.add_argument("--max-frames", type=int)
-    batch.add_argument("--max-pixels", type=int)
+    batch.add_argument("--max-frames", type=int, help="frame cap (default or 0: the profile's)")
+    batch.add_argument(
+        "--max-pixels",
+        type=int,
+        help="pixels per frame, at least 1024 (default or 0: the profile's)",
+    )
     common.add_profile_argument(batch)
     common.add_precision_argument(batch)
     batch.add_argument("--system", help="system prompt (default: the Korean one)")
@@ -91,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
         bar.set_postfix_str(label, refresh=True)
 
-    with runlog.RunLog(settings.db_path) as run_log:
+    stop = threading.Event()
+    with runlog.RunLog(settings.db_path) as run_log, common.ctrl_c_stops(stop):
         try:
             summary = batch.run_batch(
                 args.inputs,
@@ -106,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 recursive=args.recursive,
                 concurrency=args.concurrency,
+                stop=stop,
                 **fields,
             )
         finally:
@@ -118,4 +125,4 @@ def run(args: argparse.Namespace) -> int:
         return common.EXIT_INTERRUPTED
     if summary.internal_failures:
         return common.EXIT_INTERNAL
-    return common.EXIT_USER if summary.failed else common.EXIT_OK
+    return common.EXIT_USER if summary.failed or summary.output_error else common.EXIT_OK

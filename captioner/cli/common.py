@@ -1,20 +1,25 @@
 """What every command shares: exit codes, the error guard, shared options, the settings.
 
 Exit codes: 0 success, 2 bad input (a short Korean/English message, no traceback),
-1 internal error, 130 interrupted (Ctrl-C stops generation and still prints the record).
+1 internal error, 130 interrupted (Ctrl-C stops generation and still prints the record),
+141 when whoever read the output went away (``| head``), as a shell reports SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 from captioner import precision
 from captioner.errors import CaptionerError
 from captioner.settings import Settings, from_environment
 
-EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_USER, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
 
 
 def guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -27,11 +32,45 @@ def guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespa
         return EXIT_USER
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader is gone: nothing more can be shown, and Python's own flush of stdout at
+        # exit would fail again, so stdout points at /dev/null from here on
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except Exception as exc:  # noqa: BLE001
         if getattr(args, "debug", False):
             raise
         print(f"내부 오류 / internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While a command runs: the first Ctrl-C sets ``stop`` (generation ends after its
+    current step, and the run still reaches its record, its output and its summary); a
+    second one interrupts at once. A KeyboardInterrupt raised inside the chain of event
+    generators would end every one of them there, the stopped answer and its record with it.
+    Signal handlers belong to the main thread: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(
+            "\n· 멈추는 중: 지금 단계가 끝나면 멈춥니다 (한 번 더 누르면 즉시)\n"
+            "· stopping after the current step (Ctrl-C again: at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def quiet_libraries(args: argparse.Namespace) -> None:

@@ -30,8 +30,12 @@ def register(sub) -> None:
     describe.add_argument("video")
     add_generation_args(describe)
     describe.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (2)")
-    describe.add_argument("--max-frames", type=int, help="frame cap (default: the profile's)")
-    describe.add_argument("--max-pixels", type=int, help="pixels per frame (default: profile's)")
+    describe.add_argument("--max-frames", type=int, help="frame cap (default or 0: the profile's)")
+    describe.add_argument(
+        "--max-pixels",
+        type=int,
+        help="pixels per frame, at least 1024 (default or 0: the profile's)",
+    )
     describe.add_argument("--srt", metavar="FILE", help="write the timeline as SRT subtitles")
     describe.add_argument("--vtt", metavar="FILE", help="write the timeline as WebVTT subtitles")
     add_long_args(describe)
@@ -125,7 +129,7 @@ def request_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from captioner import longvideo
+    from captioner import longvideo, subtitles
 
     settings = common.settings(args)
     common.quiet_libraries(args)
@@ -136,33 +140,29 @@ def run(args: argparse.Namespace) -> int:
 
         hf_logging.disable_progress_bar()  # the "Loading weights" bar too
     request = request_from(args)
+    for path in (getattr(args, "srt", None), getattr(args, "vtt", None)):
+        if path:  # refused now, not after the answer was made
+            subtitles.check_target(path)
     record: dict = {
         "style": _canonical(prompts.style, request.style),
         "length": _canonical(prompts.length, request.length),
         "allow_hanja": request.options.allow_hanja,
     }
-    interrupted = False
     events = longvideo.describe(request, settings, progress=lambda _f, m: say(m), stop=stop)
     events = recorded(events, request, settings, source="cli",
                       fresh=getattr(args, "fresh", False))  # fmt: skip
-    while True:
-        try:
-            event = next(events)
-        except StopIteration:
-            break
-        except KeyboardInterrupt:
-            stop.set()  # generation ends after this step; keep reading to get the record
-            interrupted = True
-            continue
-        code = _show(event, args, record, say)
-        if code is not None:
-            return code
+    with common.ctrl_c_stops(stop):
+        line = {"open": False}  # the answer's last line on stdout has no newline yet
+        for event in events:
+            code = _show(event, args, record, say, line)
+            if code is not None:
+                return code
     code = _write_subtitles(args, record)
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
     if code is not None:
         return code
-    return common.EXIT_INTERRUPTED if interrupted else common.EXIT_OK
+    return common.EXIT_INTERRUPTED if stop.is_set() else common.EXIT_OK
 
 
 def recorded(
@@ -219,17 +219,17 @@ def _write_subtitles(args, record: dict) -> int | None:
 
     try:
         cues = subtitles.parse(record["answer"], record.get("duration_s"))
+        record["subtitles"] = [str(subtitles.write(cues, path, fmt)) for path, fmt in targets]
     except CaptionerError as exc:
         common.print_error(exc)
         record["subtitles_error"] = exc.to_dict()
         return common.EXIT_USER
-    record["subtitles"] = [str(subtitles.write(cues, path, fmt)) for path, fmt in targets]
     print(f"· 자막 {len(cues)}개 / {len(cues)} cues → {', '.join(record['subtitles'])}",
           file=sys.stderr)  # fmt: skip
     return None
 
 
-def _show(event, args, record: dict, say) -> int | None:
+def _show(event, args, record: dict, say, line: dict) -> int | None:
     kind = event.kind
     if kind == "status":
         say(event.message)
@@ -264,8 +264,10 @@ def _show(event, args, record: dict, say) -> int | None:
         print(_terminal(event.text, sys.stderr), end="", file=sys.stderr, flush=True)
     elif kind == "text":
         print(_terminal(event.text, sys.stdout), end="", flush=True)
+        line["open"] = not event.text.endswith("\n")
     elif kind == "done":
         print(flush=True)
+        line["open"] = False
         say(event.metrics.line("ko"))
         check = event.korean
         if check is not None:
@@ -282,6 +284,8 @@ def _show(event, args, record: dict, say) -> int | None:
     elif kind in longvideo_kinds():
         _show_long(event, args, record, say)
     elif kind == "error":
+        if line["open"]:  # the part of the answer shown so far ends its line
+            print(flush=True)
         common.print_error(event.error)
         if event.error.detail and args.debug:
             print(event.error.detail, file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from runcli import BBB, cli
+from runcli import BBB, cli, interrupted
 
 from captioner.cli import terminal
 
@@ -144,3 +144,31 @@ def test_describe_refuses_a_playlist_before_loading_the_model(tmp_path, tiny_vl)
     assert "모델 준비" not in result.stderr  # the load stage never began
     record = json.loads(result.stdout.strip().splitlines()[-1])
     assert record["error"]["code"] == "not_a_video" and "frame_indices" not in record
+
+
+def test_ctrl_c_stops_the_answer_and_still_prints_the_record(tiny_vl, tmp_path):
+    # A KeyboardInterrupt inside the generators ended them all: no record, the JSON glued to
+    # the partial answer. Ctrl-C now ends generation after its step, and the rest follows.
+    sent, result = interrupted("describe", str(BBB), "--model", tiny_vl, "--max-new-tokens", "4000",
+                               "--json", "--db", str(tmp_path / "r.sqlite3"),
+                               ready=lambda out: out.strip() != "")  # fmt: skip
+    assert sent, result.stderr
+    assert result.returncode == 130 and "Traceback" not in result.stderr
+    assert "stopping after the current step" in result.stderr
+    record = json.loads(result.stdout.splitlines()[-1])
+    assert record["metrics"]["finish_reason"] == "stopped"
+    assert 0 < record["metrics"]["new_tokens"] < 4000
+    assert (
+        result.stdout
+        == terminal.safe(record["answer"]) + "\n" + json.dumps(record, ensure_ascii=False) + "\n"
+    )
+
+
+def test_an_unwritable_subtitle_path_is_refused_before_the_run(tiny_vl, tmp_path):
+    (tmp_path / "file.txt").write_text("x", encoding="utf-8")
+    target = tmp_path / "file.txt" / "x.srt"
+    result = cli("describe", str(BBB), "--model", tiny_vl, "--srt", str(target),
+                 "--db", str(tmp_path / "r.sqlite3"))  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "자막 파일" in result.stderr and "Cannot write the subtitle file" in result.stderr
+    assert "모델 준비" not in result.stderr  # refused before the model was loaded
