@@ -9,7 +9,8 @@
 
 One module per command; each registers its parser and the function that runs it, and
 ``main`` dispatches through one guard (``common.guarded``). Exit codes: 0 success, 2 bad
-input (a short Korean/English message, no traceback), 1 internal error, 130 interrupted.
+input (a short Korean/English message, no traceback; argparse's own too), 1 internal error,
+130 interrupted, 141 when the reader of the output went away.
 """
 
 from __future__ import annotations
@@ -24,8 +25,23 @@ from captioner.cli import batch, common, describe, dev, doctor, longdev, review
 COMMANDS = (doctor, describe, batch, review, dev, longdev)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose messages about the command line itself (an unknown flag, a
+    missing argument, a choice not offered) come in Korean too; its subcommands' parsers are
+    of this class as well (``add_subparsers`` makes them with the parser's own class)."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        print(
+            f"오류: 명령줄 인자가 올바르지 않습니다 ({self.prog} --help 참고): {message}\n"
+            f"error: {message} (see {self.prog} --help)",
+            file=sys.stderr,
+        )
+        raise SystemExit(common.EXIT_USER)
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = _Parser(
         prog="python -m captioner",
         description="Qwen3 한국어 비디오 캡셔너 / Korean video captioner",
     )

@@ -73,6 +73,21 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@contextlib.contextmanager
+def writing_to(path) -> Iterator[None]:
+    """An OSError while a command writes where the user pointed it (a file in the way, a
+    folder it may not write, a full disk) is said in both languages, naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        from captioner.errors import InvalidRequest
+
+        reason = exc.strerror or str(exc)
+        raise InvalidRequest(
+            f"{path} 에 쓸 수 없습니다: {reason}", f"Cannot write to {path}: {reason}"
+        ) from exc
+
+
 def quiet_libraries(args: argparse.Namespace) -> None:
     """Library chatter (transformers' deprecation notes, bitsandbytes' optional CPU kernels)
     is not for the person reading a caption; --debug keeps it. Called by the commands that

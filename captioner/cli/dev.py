@@ -49,7 +49,9 @@ def register(sub) -> None:
 def make_tiny(args: argparse.Namespace) -> int:
     from captioner.dev import tiny
 
-    for kind, path in tiny.write_all(args.folder).items():
+    with common.writing_to(args.folder):
+        written = tiny.write_all(args.folder)
+    for kind, path in written.items():
         print(f"{kind}: {path}")
     return common.EXIT_OK
 

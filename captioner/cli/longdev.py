@@ -36,14 +36,18 @@ def register(sub) -> None:
 def make_clip(args: argparse.Namespace) -> int:
     from captioner.dev import longvideo
 
-    print(json.dumps(longvideo.make_long_clip(args.out, args.minutes)))
+    with common.writing_to(args.out):
+        made = longvideo.make_long_clip(args.out, args.minutes)
+    print(json.dumps(made))
     return common.EXIT_OK
 
 
 def make_random(args: argparse.Namespace) -> int:
     from captioner.dev import longvideo
 
-    print(longvideo.write_random_vl(args.folder, args.model))
+    with common.writing_to(args.folder):
+        written = longvideo.write_random_vl(args.folder, args.model)
+    print(written)
     return common.EXIT_OK
 
 

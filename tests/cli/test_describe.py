@@ -172,3 +172,32 @@ def test_an_unwritable_subtitle_path_is_refused_before_the_run(tiny_vl, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "자막 파일" in result.stderr and "Cannot write the subtitle file" in result.stderr
     assert "모델 준비" not in result.stderr  # refused before the model was loaded
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tiny_vl, tmp_path):
+    # "describe ... | head -c 1": the next write fails with EPIPE, which is no internal error
+    import subprocess
+    import sys
+
+    from runcli import ROOT
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "captioner", "describe", str(BBB), "--model", tiny_vl,
+         "--max-new-tokens", "4000", "--db", str(tmp_path / "r.sqlite3")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout.read(1)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_command_line_mistakes_are_said_in_both_languages(capsys):
+    from captioner import cli as cli_
+
+    for argv in (["describe", "x.mp4", "--bogus"], [], ["review", "export", "--format", "xml"]):
+        with pytest.raises(SystemExit) as ended:
+            cli_.main(argv)
+        err = capsys.readouterr().err
+        assert ended.value.code == 2 and "오류: 명령줄 인자가" in err and "error: " in err

@@ -65,3 +65,13 @@ def test_the_same_answer_at_every_start(tmp_path):
         answers.add((report["profile"], report["video"]["model"], report["video"]["precision"],
                      report["cpu_bf16_speedup"]))  # fmt: skip
     assert len(answers) == 1
+
+
+def test_make_tiny_into_a_file_is_a_clear_error(tmp_path):
+    from runcli import cli
+
+    taken = tmp_path / "taken"
+    taken.write_text("x", encoding="utf-8")
+    result = cli("make-tiny", str(taken))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "쓸 수 없습니다" in result.stderr and f"Cannot write to {taken}" in result.stderr
