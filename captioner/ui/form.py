@@ -159,7 +159,7 @@ def _number(field: Field, value: Any) -> float | int:
         number = math.nan
     low, high = field.low, field.high
     if not math.isfinite(number) or not (low <= number <= high):  # type: ignore[operator]
-        shown = f"{low:g}..{high:g}"
+        shown = f"{int(low)}..{int(high)}" if field.integer else f"{low:g}..{high:g}"
         raise InvalidRequest(
             f"'{field.name}' 값이 허용 범위({shown})를 벗어났습니다: {value}",
             f"'{field.name}' is out of range ({shown}): {value}",
@@ -171,7 +171,16 @@ def gpu_seconds(values: dict[str, Any]) -> int:
     """ZeroGPU duration estimate for one request, from the form's named fields: loading and
     prefill grow with frames (~0.4 s per frame for an 8B model at 200k px on an H200 slice),
     decoding with tokens (~25 tok/s); with margin, capped at ZeroGPU's 300 s per call."""
-    frames = int(values.get("max_frames") or 0) or 32
-    tokens = int(values.get("max_new_tokens") or 0) or catalog.DEFAULT_MAX_NEW_TOKENS
+    frames = _whole(values.get("max_frames")) or 32  # a value the form will refuse: default
+    tokens = _whole(values.get("max_new_tokens")) or catalog.DEFAULT_MAX_NEW_TOKENS
     estimate = 30 + 0.4 * frames + tokens / 25
     return int(min(300, max(60, estimate * 1.2)))
+
+
+def _whole(value: Any) -> int:
+    """A positive whole number from a client's value, or 0 for anything else."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(min(number, 1e6)) if math.isfinite(number) and number > 0 else 0

@@ -283,8 +283,33 @@ def _number(gr, name: str, value, lang: str):
                      precision=0 if f.integer else None)  # fmt: skip
 
 
+def _checked_by_the_form(component):
+    """Hand the value of this input to the form (``form.py``) when gradio would refuse it.
+
+    Gradio checks a number's range and a choice's membership itself, and on a generating
+    event it does so when the request joins the queue (our validator makes it preprocess
+    there): a value it refuses fails the whole request with an English-only "Error", a bare
+    HTTP 400 that gradio_client's job loop waits on forever. The form checks the same things
+    and says what is wrong in the request's language, in the status the page and the API
+    both show. Only plain values come through this way: a file input keeps gradio's checks
+    (its path must be one gradio handed out)."""
+    check = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return check(payload)
+        except Exception:  # noqa: BLE001 - gr.Error, or a payload of the wrong type
+            return payload
+
+    component.preprocess = preprocess
+    return component
+
+
 def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_job) -> None:
     comps = {**inputs, "language": language}
+    for name, component in comps.items():
+        if name != "video":
+            _checked_by_the_form(component)
     describe = outputs["generate"].click(
         _describe_handler(gr, settings, stops),
         [comps[name] for name in form.NAMES],

@@ -114,6 +114,30 @@ def test_bad_file_gets_the_message(client, server):
     assert ok[0] == "완료"  # the page keeps working
 
 
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"fps": 50}, "'fps' is out of range (0.1..10): 50"),
+        ({"temperature": "abc"}, "'temperature' is out of range"),
+        ({"seed": 2**70}, "'seed' is out of range (-1..2147483647)"),
+        ({"style": "banmal"}, "banmal"),
+        ({"preset": "nope"}, "nope"),
+        ({"model": "/etc"}, "This page does not offer that model"),
+    ],
+)
+def test_values_gradio_would_refuse_get_the_forms_message(client, server, values, said):
+    """Gradio's own range and choice checks refused these at the queue's door: an English-only
+    HTTP 400 (a bare "Error" on the page) that the README's job loop waited on forever. They
+    reach the form now, whose message comes back like any other, in the request's language."""
+    from gradio_client import handle_file
+
+    fields = {"video": handle_file(str(BBB)), "model": server["model"], "max_new_tokens": 4,
+              "language": "English", **values}  # fmt: skip
+    job = client.submit(api_name="/describe", **fields)
+    status = job.result(timeout=120)[0]  # (a refused join raised HTTPStatusError here)
+    assert status.startswith("⚠️") and said in status, status
+
+
 def test_an_uploaded_playlist_cannot_read_other_files(client, server, tmp_path):
     """An .m3u8 naming a video elsewhere on the server's disk is refused, not captioned."""
     from gradio_client import handle_file

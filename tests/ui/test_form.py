@@ -54,3 +54,7 @@ def test_gpu_seconds_read_named_fields_and_grow_with_frames_and_tokens():
     large = form.gpu_seconds({"max_frames": 64, "max_new_tokens": 4096})
     assert 60 <= small < large <= 300
     assert form.gpu_seconds({}) == form.gpu_seconds({"max_frames": 32, "max_new_tokens": 1024})
+    # values the form will refuse reach the duration first: they never break it
+    assert form.gpu_seconds({"max_frames": "abc", "max_new_tokens": float("inf")}) == (
+        form.gpu_seconds({})
+    )
