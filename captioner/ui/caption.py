@@ -325,23 +325,33 @@ def subtitle_files(
 
 
 class StopSwitches:
-    """The stop switch of each browser session's running request (Stop sets it)."""
+    """The stop switch of each browser session's request (Stop sets it). A Stop pressed while
+    the request still waits in gradio's queue is kept for the session (``stop(session,
+    waiting=True)``) and the request, when it starts, finds its switch already set."""
 
     def __init__(self) -> None:
         self._switches: dict[str, threading.Event] = {}
+        self._stopped_waiting: set[str] = set()
         self._lock = threading.Lock()
 
     def start(self, session: str) -> threading.Event:
         switch = threading.Event()
         with self._lock:
             self._switches[session] = switch
+            if session in self._stopped_waiting:
+                self._stopped_waiting.discard(session)
+                switch.set()
         return switch
 
-    def stop(self, session: str) -> bool:
+    def stop(self, session: str, waiting: bool = False) -> bool:
+        """Stop the session's running request; else, with ``waiting`` (it has one in the
+        queue), the one that starts next. False when there was nothing to stop."""
         with self._lock:
             switch = self._switches.get(session)
-        if switch is None:
-            return False
+            if switch is None:
+                if waiting:
+                    self._stopped_waiting.add(session)
+                return waiting
         switch.set()
         return True
 

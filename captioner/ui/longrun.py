@@ -2,7 +2,8 @@
 switch, and how a long run reads on the page while it streams.
 
 - ``switch``: (visible, value, info) for the switch after an upload: shown, and on, when
-  one pass of the chosen profile would see the clip too sparsely (``longvideo.layout``).
+  one pass of the chosen profile would see the clip too sparsely (``longvideo.layout``);
+  and the upload's problem (empty, not a video, too long...), said before Generate is pressed.
 - ``View``: turns a long run's events into the status line (window k of n, the time left),
   the progress bar, and the answer area (each window's caption as it finishes, then the
   merge pass), until ``Done`` puts the merged answer in its place.
@@ -11,14 +12,22 @@ switch, and how a long run reads on the page while it streams.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from captioner import engine, longvideo, video
-from captioner.errors import CaptionerError
+from captioner.errors import CaptionerError, VideoError
 from captioner.settings import Settings
 from captioner.subtitles import clock_text
 from captioner.ui.texts import pick, t
 
 Progress = Callable[[float | None, str], None]
+
+
+class Switch(NamedTuple):
+    visible: bool
+    value: bool
+    info: str
+    problem: VideoError | None = None  # what is wrong with the uploaded file, if anything
 
 
 def switch(
@@ -28,24 +37,27 @@ def switch(
     model: str | None,
     max_frames: int | None,
     lang: str,
-) -> tuple[bool, bool, str]:
-    """(visible, value, info) of the long-video switch for the uploaded ``path``."""
+) -> Switch:
+    """The long-video switch for the uploaded ``path``, and the file's problem if it has one
+    (gradio's own upload warnings are English only and say less)."""
     if not path:
-        return False, False, ""
+        return Switch(False, False, "")
     try:
         request = engine.DescribeRequest(video=path, model=model or None, profile=profile,
                                          max_frames=int(max_frames or 0) or None)  # fmt: skip
         chosen = engine.select(request, settings)
         info = video.open_source(path, longvideo.long_limits(settings)).info
+    except VideoError as exc:
+        return Switch(False, False, "", exc)
     except (CaptionerError, ValueError):
-        return False, False, ""  # the run will say what is wrong with the file
+        return Switch(False, False, "")  # the run will say what is wrong with the request
     plan = longvideo.layout(info.duration_s, chosen.max_frames, settings.long_seconds_per_frame,
                             settings.limits.max_duration_s)  # fmt: skip
     if not plan.windowed:
-        return False, False, ""
+        return Switch(False, False, "")
     text = t("long_info", lang, minutes=max(1, round(info.duration_s / 60)),
              spacing=plan.spacing_s, count=plan.count, frames=plan.frame_budget)  # fmt: skip
-    return True, True, text
+    return Switch(True, True, text)
 
 
 def _eta(seconds: float | None, lang: str) -> str:

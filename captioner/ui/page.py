@@ -99,7 +99,7 @@ def build(settings: Settings):
             with labels.add(gr.Tab(t("tab_review", lang), id="review"), label="tab_review"):
                 review_parts = _review_tab(gr, labels, settings, lang)
         one_job = _one_job_per_session(gr, demo)
-        _caption_events(gr, settings, stops, inputs, outputs, language, active, one_job)
+        _caption_events(gr, demo, settings, stops, inputs, outputs, language, active, one_job)
         _review_events(gr, settings, stops, review_parts, inputs, language, one_job)
         extra = [outputs["plan"], active, outputs["status"], outputs["metrics"]]
 
@@ -160,18 +160,23 @@ def _one_job_per_session(gr, demo):
     onto gradio's queue, before it waits, and looks at that queue's own bookkeeping."""
 
     def validate(request: gr.Request, *values):
-        queue = demo._queue
-        session = getattr(request, "session_hash", None)
-        ids = queue.pending_event_ids_session.get(session, set()) if session else set()
-        generating = [queue.event_ids_to_events.get(i) for i in list(ids)]
-        busy = any(e is not None and getattr(e.fn, "concurrency_id", None) == "gpu"
-                   for e in generating)  # fmt: skip
-        if not busy:
+        if not _generating(demo, getattr(request, "session_hash", None)):
             return [gr.validate(True, "") for _ in values]
         message = f"{t('busy', 'ko')} / {t('busy', 'en')}"
         return [gr.validate(False, message)] + [gr.validate(True, "") for _ in values[1:]]
 
     return validate
+
+
+def _generating(demo, session: str | None) -> bool:
+    """Whether gradio's queue holds a generating request (running or waiting) of this
+    browser session: its own bookkeeping, kept from the moment a request joins."""
+    if not session:
+        return False
+    queue = demo._queue
+    ids = queue.pending_event_ids_session.get(session, set())
+    events = [queue.event_ids_to_events.get(i) for i in list(ids)]
+    return any(e is not None and getattr(e.fn, "concurrency_id", None) == "gpu" for e in events)
 
 
 # --- the caption tab ---------------------------------------------------------------------------
@@ -305,7 +310,7 @@ def _checked_by_the_form(component):
     return component
 
 
-def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_job) -> None:
+def _caption_events(gr, demo, settings, stops, inputs, outputs, language, active, one_job) -> None:
     comps = {**inputs, "language": language}
     for name, component in comps.items():
         if name != "video":
@@ -322,7 +327,9 @@ def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_
     )  # fmt: skip
 
     def stop_request(request: gr.Request):
-        stops.stop(_session(request))
+        # a request still waiting in the queue has no switch yet: it gets one already set
+        session = _session(request)
+        stops.stop(session, waiting=_generating(demo, getattr(request, "session_hash", None)))
 
     outputs["stop"].click(stop_request, None, None, api_name="stop", queue=False)
 
@@ -378,13 +385,20 @@ def _caption_events(gr, settings, stops, inputs, outputs, language, active, one_
     outputs["examples"].click(use_example, [outputs["examples"]],
                               [inputs["video"], inputs["preset"], inputs["prompt"]], api_name=False)  # fmt: skip
 
-    def on_video(path, profile_value, model_value, frames_value, language_value):
-        shown, value, info = longrun.switch(settings, path, profile_value, model_value,
-                                            frames_value, texts.lang_of(language_value))  # fmt: skip
-        return gr.update(visible=shown, value=value, info=info or None)
+    def on_video(path, profile_value, model_value, frames_value, language_value, status_value):
+        lang_ = texts.lang_of(language_value)
+        found = longrun.switch(settings, path, profile_value, model_value, frames_value, lang_)
+        if found.problem is not None:  # said now, in the page's language
+            status = caption.error_markdown(found.problem, lang_)
+        elif (status_value or "").startswith("⚠️"):  # cleared, or a good file after a bad one
+            status = t("status_idle", lang_)
+        else:
+            status = gr.update()  # a run's last status stays
+        return gr.update(visible=found.visible, value=found.value, info=found.info or None), status
 
     inputs["video"].change(on_video, [inputs["video"], profile, model, inputs["max_frames"],
-                                      language], inputs["long"], api_name=False)  # fmt: skip
+                                      language, outputs["status"]],
+                           [inputs["long"], outputs["status"]], api_name=False)  # fmt: skip
 
 
 def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
@@ -404,6 +418,9 @@ def _describe_handler(gr, settings: Settings, stops: caption.StopSwitches):
         run_log = runlog.shared_log(settings.db_path)
         run: dict = {}
         try:
+            if stop.is_set():  # Stop was pressed while the request waited in the queue
+                yield t("status_stopped", texts.lang_of(values.get("language"))), "", "", "", run
+                return
             try:
                 filled = form.Form.from_values(values)
             except CaptionerError as exc:
@@ -659,6 +676,9 @@ def _review_events(gr, settings: Settings, stops, c: dict, inputs: dict, languag
         session = _session(request)
         stop = stops.start(session)
         try:
+            if stop.is_set():  # Stop was pressed while the request waited in the queue
+                yield "", "", t("status_stopped", texts.lang_of(language_value)), (None, None)
+                return
             for state in review_tab.compare_configs(base, a, b, settings, stop,
                                                     runlog.shared_log(settings.db_path),
                                                     bool(blind_value), int(time.time()),

@@ -13,14 +13,34 @@ from captioner.ui.form import Form
 
 
 def test_the_switch_appears_for_long_uploads_only(scenes_path, bbb_path, long_settings):
-    shown, value, info = longrun.switch(long_settings, str(scenes_path), "auto", None, 0, "ko")
-    assert shown and value and "8개 구간" in info and "15초에 1프레임" in info
+    shown, value, info, problem = longrun.switch(
+        long_settings, str(scenes_path), "auto", None, 0, "ko"
+    )
+    assert shown and value and "8개 구간" in info and "15초에 1프레임" in info and problem is None
     assert "8 windows" in longrun.switch(long_settings, str(scenes_path), "auto", None, 0, "en")[2]
-    assert longrun.switch(long_settings, str(bbb_path), "auto", None, 0, "ko") == (False, False, "")
+    assert longrun.switch(long_settings, str(bbb_path), "auto", None, 0, "ko") == (
+        False,
+        False,
+        "",
+        None,
+    )
     assert longrun.switch(long_settings, None, "auto", None, 0, "ko")[0] is False
     # 64 frames see the 2-minute clip every 1.9 s: one pass is fine
     assert longrun.switch(long_settings, str(scenes_path), "auto", None, 64, "ko")[0] is False
     assert longrun.switch(long_settings, "/nope.mp4", "auto", None, 0, "ko")[0] is False
+
+
+def test_an_upload_the_run_would_refuse_is_said_at_once(tmp_path, long_settings):
+    # gradio's own upload warnings ("Video not playable") are English only and say less
+    from captioner.errors import EmptyVideo, NotAVideo
+
+    empty, text = tmp_path / "empty.mp4", tmp_path / "notes.mp4"
+    empty.write_bytes(b"")
+    text.write_text("not a video", encoding="utf-8")
+    for path, kind in ((empty, EmptyVideo), (text, NotAVideo)):
+        found = longrun.switch(long_settings, str(path), "auto", None, 0, "ko")
+        assert not found.visible and isinstance(found.problem, kind)
+        assert found.problem.ko and found.problem.en
 
 
 def test_windows_stream_in_with_progress_then_the_merged_answer(scenes_path, long_settings, fake):

@@ -96,6 +96,32 @@ def test_stop_mid_stream_frees_the_model(client, server):
     assert again[0] == "완료"  # the model is free for the next request
 
 
+def test_stop_while_waiting_in_the_queue_stops_that_request(client, server):
+    """Two visitors, one model: the second's request waits; its Stop (pressed while waiting)
+    stops it when it starts, instead of letting it run once the first one ends."""
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    other = Client(server["url"], verbose=False)  # another browser session
+    first = client.submit(
+        *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4000), api_name="/describe"
+    )
+    deadline = time.monotonic() + 120
+    while not any(update[1] for update in first.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the first request is generating
+    waiting = other.submit(
+        *_args(handle_file(str(BBB)), server["model"], max_new_tokens=4000), api_name="/describe"
+    )
+    while waiting.status().code != Status.IN_QUEUE and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert waiting.status().code == Status.IN_QUEUE
+    other.predict(api_name="/stop")
+    client.predict(api_name="/stop")
+    assert first.result(timeout=120)[0] == "중지됨"
+    status, answer, _, metrics = waiting.result(timeout=120)
+    assert (status, answer, metrics) == ("중지됨", "", "")
+
+
 def test_bad_file_gets_the_message(client, server):
     from gradio_client import handle_file
 

@@ -303,3 +303,24 @@ def test_a_long_video_streams_windows_with_progress_and_stops(browser, app, outp
     assert "구간 1/3 ·" in _text(page, "answer"), "finished windows stay on the page"
     _shot(page, output_dir, "caption-long-ko.png")
     context.close()
+
+
+def test_a_bad_upload_is_said_before_generate(browser, app, tmp_path):
+    """Gradio's own warning for an empty upload is English only ("Video not playable"); ours
+    comes in the status at once, in the page's language; clearing the file clears it, and the
+    prompt typed meanwhile stays."""
+    empty = tmp_path / "빈 파일.mp4"
+    empty.write_bytes(b"")
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app)
+    page.locator("#generate").wait_for()
+    page.locator("#prompt textarea").fill("그대로 남아야 할 프롬프트")
+    page.locator("#video input[type=file]").set_input_files(str(empty))
+    page.wait_for_function("document.querySelector('#status').innerText.includes('비어 있습니다')")
+    assert "(0 바이트)" in _text(page, "status")
+    page.locator("#video button[aria-label='지우기']").click()  # gradio's clear, in Korean
+    page.wait_for_function("document.querySelector('#status').innerText.trim() === '대기 중'")
+    assert page.locator("#prompt textarea").input_value() == "그대로 남아야 할 프롬프트"
+    context.close()

@@ -174,3 +174,13 @@ def test_stop_switches_are_per_session():
     assert switches.stop("a") and a.is_set() and not b.is_set()
     switches.finish("a", a)
     assert not switches.stop("a")
+
+
+def test_a_stop_for_a_waiting_request_is_kept_until_it_starts():
+    switches = caption.StopSwitches()
+    assert not switches.stop("a")  # nothing running, nothing waiting: nothing kept
+    assert not switches.start("a").is_set()
+    switches.finish("a", switches.start("a"))
+    assert switches.stop("a", waiting=True)  # Stop while the request waits in the queue
+    assert switches.start("a").is_set()  # it starts stopped
+    assert not switches.start("a").is_set()  # and the one after that runs
