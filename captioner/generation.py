@@ -102,16 +102,18 @@ class Metrics:
 
     def line(self, lang: str = "ko") -> str:
         """One line for people (the CLI's stderr, the page's metrics), in Korean or English."""
-        values = dict(ttft=self.ttft_s, tokens=self.new_tokens, tps=self.tokens_per_s,
+        # a rate needs two tokens at least (the first one's time is ttft): "–" before that
+        rate = f"{self.tokens_per_s:.1f}" if self.new_tokens >= 2 else "–"
+        values = dict(ttft=self.ttft_s, tokens=self.new_tokens, tps=rate,
                       frames=self.frames, video_tokens=self.video_tokens,
                       mem=self.peak_memory_bytes / GiB)  # fmt: skip
         return _METRICS_LINE[0 if lang == "ko" else 1].format(**values)
 
 
 _METRICS_LINE = (
-    "첫 토큰 {ttft:.2f}s · {tokens} 토큰 · {tps:.1f} tok/s · 프레임 {frames}개 "
+    "첫 토큰 {ttft:.2f}s · {tokens} 토큰 · {tps} tok/s · 프레임 {frames}개 "
     "({video_tokens} 비디오 토큰) · 메모리 {mem:.2f} GiB",
-    "first token {ttft:.2f}s · {tokens} tokens · {tps:.1f} tok/s · {frames} frames "
+    "first token {ttft:.2f}s · {tokens} tokens · {tps} tok/s · {frames} frames "
     "({video_tokens} video tokens) · memory {mem:.2f} GiB",
 )
 

@@ -3,6 +3,7 @@ thinking split, metrics. Tiny models output nonsense: assert on structure, never
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -290,3 +291,14 @@ def test_the_streamer_hands_ids_over_at_once_or_with_the_next_token(monkeypatch)
     streamer.end()  # nothing twice
     got = [sink.get_nowait() for _ in range(sink.qsize())]
     assert got == [("ids", [7], 10.0), ("ids", [8, 9, 10], 10.5), ("ids", [11], 10.501)]
+
+
+def test_a_rate_needs_two_tokens():
+    # stopped after one token: the first token's time is the ttft, so there is no rate to show
+    one = generation.Metrics(prompt_tokens=10, video_tokens=0, frames=0, new_tokens=1,
+                             preprocess_s=0.1, ttft_s=0.4, total_s=0.4, tokens_per_s=0.0,
+                             peak_memory_bytes=2**30, peak_memory_kind="process peak RSS",
+                             finish_reason="stopped")  # fmt: skip
+    assert "· – tok/s ·" in one.line("ko") and "· – tok/s ·" in one.line("en")
+    two = dataclasses.replace(one, new_tokens=2, tokens_per_s=12.34)
+    assert "· 12.3 tok/s ·" in two.line("en")
