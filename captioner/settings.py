@@ -164,8 +164,8 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         "data_dir": data,
         "zero_gpu": bool(env.get("SPACES_ZERO_GPU")),
         "host": env.get("GRADIO_SERVER_NAME", "").strip() or "127.0.0.1",
-        "port": int(_number(env, "GRADIO_SERVER_PORT", 7860)),
-        "queue_size": int(_number(env, "CAPTIONER_QUEUE_SIZE", 16)),
+        "port": _count(env, "GRADIO_SERVER_PORT", 7860, low=1, high=65535),
+        "queue_size": _count(env, "CAPTIONER_QUEUE_SIZE", 16, low=1),
         "reviewer": env.get("CAPTIONER_REVIEWER", "").strip() or None,
         "review_mode": env.get("CAPTIONER_REVIEW", "").strip().lower() or "auto",
         "reviewers": _reviewers(
@@ -178,7 +178,7 @@ def from_environment(env: Mapping[str, str] | None = None, **flags: Any) -> Sett
         "video_transport": env.get("CAPTIONER_VIDEO_TRANSPORT", "").strip().lower() or "auto",
         "media_dir": _path(env.get("CAPTIONER_MEDIA_DIR")),
         "media_url": env.get("CAPTIONER_MEDIA_URL", "").strip().rstrip("/") or None,
-        "concurrency": int(_number(env, "CAPTIONER_CONCURRENCY", 8)),
+        "concurrency": _count(env, "CAPTIONER_CONCURRENCY", 8, low=1),
         "request_timeout_s": _number(env, "CAPTIONER_REQUEST_TIMEOUT_S", 600),
         "max_retries": _count(env, "CAPTIONER_MAX_RETRIES", 4),
     }
@@ -347,15 +347,19 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return _positive(name, value)
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number >= 0 (0 is meaningful: no retries)."""
+def _count(
+    env: Mapping[str, str], name: str, default: int, low: int = 0, high: int | None = None
+) -> int:
+    """A whole number in low..high (0 is meaningful for some: no retries); "0.5" is refused,
+    not rounded down to a queue of none."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        shown = f"{low}..{high}" if high is not None else f">= {low}"
         raise InvalidRequest(
-            f"환경 변수 {name}의 값 '{raw}'은(는) 0 이상의 정수여야 합니다.",
-            f"Environment variable {name}='{raw}' must be a whole number >= 0.",
+            f"환경 변수 {name}의 값 '{raw}'은(는) {shown} 범위의 정수여야 합니다.",
+            f"Environment variable {name}='{raw}' must be a whole number {shown}.",
         )
     return int(raw)
 
@@ -363,7 +367,7 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
 def _positive(name: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise InvalidRequest(
-            f"{name}은(는) 0보다 커야 합니다 (현재 {value}).",
-            f"{name} must be positive (got {value}).",
+            f"{name}은(는) 0보다 큰 유한한 수여야 합니다 (현재 {value}).",
+            f"{name} must be a positive, finite number (got {value}).",
         )
     return float(value)

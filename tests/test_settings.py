@@ -55,6 +55,19 @@ def test_bad_numbers_are_bilingual_errors(bad):
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [("CAPTIONER_QUEUE_SIZE", "0.5"), ("CAPTIONER_QUEUE_SIZE", "0"), ("GRADIO_SERVER_PORT", "99999"),
+     ("CAPTIONER_CONCURRENCY", "2.5"), ("GRADIO_SERVER_PORT", "http")],
+)  # fmt: skip
+def test_counts_are_whole_numbers_in_their_range(name, bad):
+    # "0.5" became a queue of 0 through int(); a port past 65535 failed only at launch
+    with pytest.raises(InvalidRequest) as info:
+        settings_.from_environment({name: bad})
+    assert name in info.value.en and name in info.value.ko and "whole number" in info.value.en
+    assert settings_.from_environment({"GRADIO_SERVER_PORT": "65535"}).port == 65535
+
+
 def test_a_space_with_persistent_storage_keeps_caches_and_the_log_there(tmp_path):
     data = tmp_path / "data"
     data.mkdir()

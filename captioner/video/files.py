@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -27,6 +28,8 @@ def check_file(path: str, max_bytes: int) -> os.stat_result:
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError) as exc:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", str(path)):  # http://, rtsp://, s3://...
+            raise messages.a_url(str(path)) from None
         raise messages.not_found(name, detail=str(exc)) from None
     if not os.path.isfile(path):
         raise messages.not_a_file(name)

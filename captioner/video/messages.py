@@ -37,6 +37,13 @@ def not_found(name: str, detail: str | None = None) -> VideoNotFound:
     )
 
 
+def a_url(url: str) -> VideoNotFound:
+    return VideoNotFound(
+        f"주소(URL)는 받지 않습니다. 영상을 내려받아 파일 경로를 주세요: {url}",
+        f"A URL is not a video file here: download it and give the file's path: {url}",
+    )
+
+
 def not_a_file(name: str) -> VideoNotFound:
     return VideoNotFound(
         f"영상 파일이 아닙니다 (폴더 등): {name}",
@@ -58,9 +65,10 @@ def empty() -> EmptyVideo:
 
 def too_large(size_bytes: int, limit_bytes: int) -> VideoTooLarge:
     size_mb, limit_mb = size_bytes / MIB, limit_bytes / MIB
+    limit = f"{limit_mb:,.0f}" if limit_mb >= 10 else f"{limit_mb:.2g}"  # 0.5 MB, not "0 MB"
     return VideoTooLarge(
-        f"영상 파일이 너무 큽니다: {size_mb:,.1f} MB (최대 {limit_mb:,.0f} MB).",
-        f"The video file is too large: {size_mb:,.1f} MB (limit {limit_mb:,.0f} MB).",
+        f"영상 파일이 너무 큽니다: {size_mb:,.1f} MB (최대 {limit} MB).",
+        f"The video file is too large: {size_mb:,.1f} MB (limit {limit} MB).",
     )
 
 

@@ -73,6 +73,14 @@ def test_file_checks(tmp_path: Path) -> None:
         files.check_file(str(empty), 10**9)
     with pytest.raises(errors.VideoTooLarge):
         files.check_file(str(big), 2999)
+    big.write_bytes(b"\0" * 3 * 1024**2)
+    with pytest.raises(errors.VideoTooLarge) as caught:  # a limit under 1 MB is not "0 MB"
+        files.check_file(str(big), 1024**2 // 2)
+    assert "(limit 0.5 MB)" in caught.value.en and "(최대 0.5 MB)" in caught.value.ko
+    big.write_bytes(b"\0" * 3000)
+    with pytest.raises(errors.VideoNotFound) as caught:
+        files.check_file("https://example.com/clip.mp4", 10**9)
+    assert "https://example.com/clip.mp4" in caught.value.en and "URL" in caught.value.en
     assert files.check_file(str(big), 3000).st_size == 3000
     with pytest.raises(errors.VideoNotFound):
         video.file_sha256(tmp_path / "nope.mp4")
