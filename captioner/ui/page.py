@@ -737,6 +737,8 @@ def _review_events(gr, settings: Settings, stops, c: dict, inputs: dict, languag
     c["table"].select(pick_row, c["table"], c["run_id"], **hidden)
     c["open"].click(open_run, [c["run_id"], language],
                     [c["run_video"], c["run_frames"], c["run_detail"], c["message"]], **hidden)  # fmt: skip
+    for component in (c["run_id"], c["score"], c["format"], *filters):  # public: rate, export
+        _checked_by_the_form(component)
     c["rate"].click(save_rating, [c["run_id"], c["score"], c["tags"], c["note"], language, *filters],
                     [c["table"], c["message"], c["run_detail"]], api_name="rate")  # fmt: skip
     c["export"].click(export_runs, [c["format"], language, *filters], [c["export_file"], c["message"]],

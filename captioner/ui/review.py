@@ -145,8 +145,9 @@ def rate(log: runlog.RunLog, access: runlog.Access, run_id, score, tags: str, no
     if run_id in (None, "") or score in (None, ""):
         raise InvalidRequest(t("pick_run_and_score", "ko"), t("pick_run_and_score", "en"))
     tag_list = [tag.strip() for tag in (tags or "").replace("#", ",").split(",") if tag.strip()]
-    log.rate(_run_id(run_id), int(score), tag_list, note or "", access=access)
-    return t("saved", lang, run=int(run_id), score=int(score))
+    run, stars = _run_id(run_id), _score(score)
+    log.rate(run, stars, tag_list, note or "", access=access)  # refuses a score not 1..5
+    return t("saved", lang, run=run, score=stars)
 
 
 def export(log: runlog.RunLog, access: runlog.Access, fmt: str, filters: dict,
@@ -169,6 +170,16 @@ def rating_summary(log: runlog.RunLog, access: runlog.Access, by: str = "model",
         raise
     except ValueError as exc:
         raise InvalidRequest(t("bad_filter", "ko"), t("bad_filter", "en")) from exc
+
+
+def _score(value):
+    """A score from the page or the API as a whole number; anything else as it came, for the
+    log to refuse in both languages ("5" and 5.0 are 5; "abc" and 4.5 are no score)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(number) if number.is_integer() else value
 
 
 def _run_id(value) -> int:

@@ -218,6 +218,11 @@ def test_private_review_needs_a_login_and_rates_under_it(private):
     (run_id,) = [r[0] for r in sqlite3.connect(private["db"]).execute("SELECT id FROM runs")]
     _, saved, _ = minji.predict(run_id, 4, "정확", "", "English", *FILTERS, api_name="/rate")
     assert "saved" in saved  # a reviewer sees every run, jun's too
+    for score in (6, "abc", 4.5):  # gradio's own Radio check said so in English, or not at all
+        _, said, _ = minji.predict(run_id, score, "", "", "English", *FILTERS, api_name="/rate")
+        assert "The score must be an integer from 1 to 5" in said, said
+    _, said = minji.predict("xml", "English", *FILTERS, api_name="/export")
+    assert "xml" in said and "csv" in said, said
     with sqlite3.connect(private["db"]) as conn:
         (reviewer,) = conn.execute("SELECT reviewer FROM ratings").fetchone()
         (owner,) = conn.execute("SELECT owner FROM runs").fetchone()
