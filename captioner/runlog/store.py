@@ -31,6 +31,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,6 +88,23 @@ def check_run_id(run_id: Any) -> int:
     return run_id
 
 
+def _wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retried while another process holds it. Switching needs an
+    exclusive lock, and when two processes open a new file at the same moment SQLite may
+    answer "database is locked" at once instead of waiting in the busy handler (it does so
+    where waiting could deadlock: both hold a shared lock and want the exclusive one): one
+    open in 240 failed so (3 processes opening a new file at once, 80 times), and one CI run."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class RunLog:
     """The run log database at ``path``. Safe to share between threads; several processes may
     open the same file."""
@@ -123,7 +141,7 @@ class RunLog:
             )
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
