@@ -30,11 +30,11 @@ def cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess
 
 
 def interrupted(
-    *args: str, ready: Callable[[str], bool], env: dict | None = None, timeout: float = 300
+    *args: str, ready: Callable[[str, str], bool], env: dict | None = None, timeout: float = 300
 ) -> tuple[bool, subprocess.CompletedProcess]:
-    """Run ``python -m captioner ...``, press Ctrl-C once (SIGINT) as soon as ``ready(stdout so
-    far)`` holds, and wait for the command to end. Returns (whether the signal was sent before
-    the command ended by itself, the result)."""
+    """Run ``python -m captioner ...``, press Ctrl-C once (SIGINT) as soon as ``ready(stdout,
+    stderr so far)`` holds, and wait for the command to end. Returns (whether the signal was
+    sent before the command ended by itself, the result)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "captioner", *args],
         cwd=ROOT,
@@ -52,7 +52,10 @@ def interrupted(
     for reader in readers:
         reader.start()
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and not ready("".join(out)) and time.monotonic() < deadline:
+    while (
+        proc.poll() is None and not ready("".join(out), "".join(err))
+        and time.monotonic() < deadline
+    ):  # fmt: skip
         time.sleep(0.05)
     sent = proc.poll() is None
     if sent:

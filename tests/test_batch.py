@@ -238,7 +238,7 @@ def test_ctrl_c_stops_the_batch_and_keeps_the_stopped_run(tiny_vl, clips, tmp_pa
 
     db, out = tmp_path / "cli.sqlite3", tmp_path / "out"
 
-    def running(_stdout: str) -> bool:
+    def running(_stdout: str, _stderr: str) -> bool:
         if not db.exists():
             return False
         with runlog.RunLog(db) as log:

@@ -45,18 +45,22 @@ def guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespa
 
 
 @contextlib.contextmanager
-def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+def ctrl_c_stops(
+    stop: threading.Event, graceful: Callable[[], bool] = lambda: True
+) -> Iterator[None]:
     """While a command runs: the first Ctrl-C sets ``stop`` (generation ends after its
     current step, and the run still reaches its record, its output and its summary); a
-    second one interrupts at once. A KeyboardInterrupt raised inside the chain of event
-    generators would end every one of them there, the stopped answer and its record with it.
-    Signal handlers belong to the main thread: elsewhere this does nothing."""
+    second one interrupts at once, and so does the first while ``graceful()`` is false (a
+    model still loading has nothing to keep, and waiting for it would take tens of seconds).
+    A KeyboardInterrupt raised inside the chain of event generators ends every one of them
+    there, a stopped answer and its record with it. Signal handlers belong to the main
+    thread: elsewhere this does nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_interrupt(signum, frame) -> None:
-        if stop.is_set():
+        if stop.is_set() or not graceful():
             raise KeyboardInterrupt
         stop.set()
         print(

@@ -151,9 +151,11 @@ def run(args: argparse.Namespace) -> int:
     events = longvideo.describe(request, settings, progress=lambda _f, m: say(m), stop=stop)
     events = recorded(events, request, settings, source="cli",
                       fresh=getattr(args, "fresh", False))  # fmt: skip
-    with common.ctrl_c_stops(stop):
+    ready = {"on": False}  # the model is loaded and the video decoded: a run to keep
+    with common.ctrl_c_stops(stop, graceful=lambda: ready["on"]):
         line = {"open": False}  # the answer's last line on stdout has no newline yet
         for event in events:
+            ready["on"] = ready["on"] or event.kind in ("prepared", "long_plan")
             code = _show(event, args, record, say, line)
             if code is not None:
                 return code

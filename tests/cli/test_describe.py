@@ -151,7 +151,7 @@ def test_ctrl_c_stops_the_answer_and_still_prints_the_record(tiny_vl, tmp_path):
     # the partial answer. Ctrl-C now ends generation after its step, and the rest follows.
     sent, result = interrupted("describe", str(BBB), "--model", tiny_vl, "--max-new-tokens", "4000",
                                "--json", "--db", str(tmp_path / "r.sqlite3"),
-                               ready=lambda out: out.strip() != "")  # fmt: skip
+                               ready=lambda out, _err: out.strip() != "")  # fmt: skip
     assert sent, result.stderr
     assert result.returncode == 130 and "Traceback" not in result.stderr
     assert "stopping after the current step" in result.stderr
@@ -201,3 +201,19 @@ def test_command_line_mistakes_are_said_in_both_languages(capsys):
             cli_.main(argv)
         err = capsys.readouterr().err
         assert ended.value.code == 2 and "오류: 명령줄 인자가" in err and "error: " in err
+
+
+def test_ctrl_c_while_the_model_loads_ends_at_once_and_cleanly(tiny_vl, tmp_path):
+    # nothing to keep yet: the first Ctrl-C ends the command (a real 2B took 43 s to get to
+    # its first token otherwise), and a model still loading on another thread must not abort
+    # the process ("terminate called without an active exception", SIGABRT)
+    import sqlite3
+
+    db = tmp_path / "r.sqlite3"
+    sent, result = interrupted("describe", str(BBB), "--model", tiny_vl, "--db", str(db),
+                               ready=lambda _out, err: "모델 준비" in err)  # fmt: skip
+    assert sent, result.stderr
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and "terminate called" not in result.stderr
+    (status,) = sqlite3.connect(db).execute("SELECT status FROM runs").fetchone()
+    assert status == "stopped"
