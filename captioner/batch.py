@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -354,15 +355,10 @@ def _output_folder(out_dir: str | os.PathLike[str]) -> Path:
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
     except OSError as exc:
-        raise InvalidRequest(
-            f"결과 폴더 {out} 을(를) 만들 수 없습니다: {exc.strerror or exc}",
-            f"Cannot make the output folder {out}: {exc.strerror or exc}",
-        ) from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InvalidRequest(
-            f"결과 폴더 {out} 에 쓸 수 없습니다.", f"The output folder {out} is not writable."
-        )
+        raise InvalidRequest.unwritable(out, exc) from exc
     return out
 
 

@@ -127,6 +127,13 @@ class InvalidRequest(CaptionerError):
 
     code = "invalid_request"
 
+    @classmethod
+    def unwritable(cls, path, exc: OSError) -> InvalidRequest:
+        """A path the user named (an output folder, a subtitle file) that cannot be written:
+        a file in the way, a folder it may not write, a full disk."""
+        reason = exc.strerror or str(exc)
+        return cls(f"{path} 에 쓸 수 없습니다: {reason}", f"Cannot write to {path}: {reason}")
+
 
 class OutOfMemory(CaptionerError):
     code = "out_of_memory"

@@ -332,7 +332,7 @@ def write(cues: list[Cue], path: str | Path, format: str | None = None) -> Path:
     try:
         path.write_text(to_srt(cues) if fmt == "srt" else to_vtt(cues), encoding="utf-8")
     except OSError as exc:
-        raise _unwritable(path, exc) from exc
+        raise InvalidRequest.unwritable(path, exc) from exc
     return path
 
 
@@ -345,13 +345,5 @@ def check_target(path: str | Path) -> Path:
             raise IsADirectoryError(errno.EISDIR, "Is a directory")
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _unwritable(path, exc) from exc
+        raise InvalidRequest.unwritable(path, exc) from exc
     return path
-
-
-def _unwritable(path: Path, exc: OSError) -> InvalidRequest:
-    reason = exc.strerror or str(exc)
-    return InvalidRequest(
-        f"자막 파일 {path} 을(를) 쓸 수 없습니다: {reason}",
-        f"Cannot write the subtitle file {path}: {reason}",
-    )

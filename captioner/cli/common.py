@@ -86,10 +86,7 @@ def writing_to(path) -> Iterator[None]:
     except OSError as exc:
         from captioner.errors import InvalidRequest
 
-        reason = exc.strerror or str(exc)
-        raise InvalidRequest(
-            f"{path} 에 쓸 수 없습니다: {reason}", f"Cannot write to {path}: {reason}"
-        ) from exc
+        raise InvalidRequest.unwritable(path, exc) from exc
 
 
 def quiet_libraries(args: argparse.Namespace) -> None:

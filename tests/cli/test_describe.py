@@ -170,7 +170,8 @@ def test_an_unwritable_subtitle_path_is_refused_before_the_run(tiny_vl, tmp_path
     result = cli("describe", str(BBB), "--model", tiny_vl, "--srt", str(target),
                  "--db", str(tmp_path / "r.sqlite3"))  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "자막 파일" in result.stderr and "Cannot write the subtitle file" in result.stderr
+    assert f"{target} 에 쓸 수 없습니다" in result.stderr
+    assert f"Cannot write to {target}" in result.stderr
     assert "모델 준비" not in result.stderr  # refused before the model was loaded
 
 
